@@ -1,0 +1,63 @@
+//! The cluster inventory (`--clusters`): Cluster YAML from the tenant repository, a file or a folder.
+
+use crate::model::{Cluster, extract_cluster};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The inventory and the texts it came from (for rendering related locations).
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub clusters: HashMap<String, Cluster>,
+    pub sources: HashMap<Arc<str>, Arc<str>>,
+}
+
+/// Loads every `*.yaml` / `*.yml` below `path` (or the file itself). A file that is not valid YAML
+/// or holds no Cluster is an error: a broken inventory would make every cluster rule lie.
+pub fn load(path: &Path) -> Result<Inventory, String> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        for entry in ignore::WalkBuilder::new(path)
+            .hidden(true)
+            .follow_links(false)
+            .require_git(false)
+            .build()
+        {
+            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+            let p = entry.path();
+            if p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(p.to_path_buf());
+            }
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        return Err(format!("{}: no such file or folder", path.display()));
+    }
+    files.sort();
+    let mut inv = Inventory::default();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let shown = f.display().to_string();
+        let parsed = crate::yaml::parse(&text);
+        if let Some(crate::yaml::YamlIssue::Syntax { span, message }) = parsed.issues.first() {
+            return Err(format!(
+                "{shown}:{}:{}: invalid YAML: {message}",
+                span.start.line,
+                span.start.col + 1
+            ));
+        }
+        let mut found = false;
+        for doc in &parsed.documents {
+            if let Some(c) = extract_cluster(&doc.root, &shown) {
+                found = true;
+                inv.clusters.insert(c.name.clone(), c);
+            }
+        }
+        if found {
+            inv.sources
+                .insert(Arc::from(shown.as_str()), Arc::from(text.as_str()));
+        }
+    }
+    Ok(inv)
+}

@@ -1,0 +1,21 @@
+//! nautes-lint: validates a Nautes `default.project` repository.
+//!
+//! The core is [`validate`]: a function of a [`tree::Tree`] and [`Settings`] that returns a
+//! [`Report`]; it does no I/O of its own. Sources (working directory, in-memory) sit in [`tree`],
+//! outputs in [`render`], the command line in [`cli`].
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clusters;
+pub mod config;
+pub mod diagnostic;
+pub mod engine;
+pub mod model;
+pub mod render;
+pub mod rules;
+pub mod schema;
+pub mod suggest;
+pub mod tree;
+pub mod yaml;
+
+pub use engine::{Report, Settings, validate};

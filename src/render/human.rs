@@ -1,0 +1,213 @@
+//! rustc-style output through miette: the file, `line:column`, the source line with the node
+//! underlined, the rule id, one help line, related places, then a one-line summary.
+
+use crate::diagnostic::{Diagnostic, Severity, line_col};
+use crate::engine::{ProductSource, Report};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use std::fmt::Write;
+use std::sync::Arc;
+
+pub struct Options {
+    pub color: bool,
+    pub width: usize,
+}
+
+/// One diagnostic in miette's terms.
+struct View<'a> {
+    d: &'a Diagnostic,
+    source: Option<NamedSource<Arc<str>>>,
+    labels: Vec<LabeledSpan>,
+    help: Option<String>,
+    code: String,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::fmt::Display for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (line, col, _, _) = self.d.line_col();
+        if self.source.is_some() {
+            f.write_str(&self.d.message)
+        } else {
+            // Without the text (an unreadable file), the location goes in the message.
+            write!(f, "{}:{line}:{col}: {}", self.d.path, self.d.message)
+        }
+    }
+}
+
+impl std::error::Error for View<'_> {}
+
+impl miette::Diagnostic for View<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        Some(Box::new(&self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.source.is_none() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+fn byte_span(text: &str, span: crate::yaml::Span) -> SourceSpan {
+    let (s, e) = span.char_range();
+    let start = crate::yaml::char_to_byte(text, s);
+    let end = crate::yaml::char_to_byte(text, e).max(start);
+    // Underline at least one character so an empty span (a missing key) stays visible.
+    let len = if end > start {
+        end - start
+    } else {
+        text[start..].chars().next().map_or(0, char::len_utf8)
+    };
+    SourceSpan::new(start.into(), len)
+}
+
+fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
+    let text = report.sources.get(&d.path).cloned();
+    let mut labels = Vec::new();
+    let mut notes = Vec::new();
+    if let Some(t) = &text {
+        labels.push(LabeledSpan::new_primary_with_span(
+            Some(d.rule.to_owned()),
+            byte_span(t, d.span),
+        ));
+    }
+    for r in &d.related {
+        let same_file = !r.base && r.path == d.path && text.is_some();
+        if let (true, Some(t)) = (same_file, &text) {
+            labels.push(LabeledSpan::new_with_span(
+                Some(r.message.clone()),
+                byte_span(t, r.span),
+            ));
+        } else {
+            let (line, col, _, _) = line_col(r.span);
+            let rev = if r.base { " (base revision)" } else { "" };
+            notes.push(format!("{}: {}:{line}:{col}{rev}", r.message, r.path));
+        }
+    }
+    let mut help = d.help.clone().unwrap_or_default();
+    for n in notes {
+        if !help.is_empty() {
+            help.push('\n');
+        }
+        help.push_str(&format!("note: {n}"));
+    }
+    let code = d.rule.to_owned();
+    View {
+        d,
+        source: text.map(|t| NamedSource::new(&*d.path, t)),
+        labels,
+        help: (!help.is_empty()).then_some(help),
+        code,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+pub fn render(report: &Report, opts: &Options) -> String {
+    let theme = if opts.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(opts.width)
+        .with_links(false);
+    let mut out = String::new();
+    let mut ordered: Vec<&Diagnostic> = report.diagnostics.iter().collect();
+    // New findings first when a base was compared; otherwise the path order of the report.
+    ordered.sort_by_key(|d| d.new == Some(false));
+    for d in ordered {
+        let v = view(d, report);
+        if handler.render_report(&mut out, &v).is_err() {
+            // A span the handler cannot place: fall back to one line rather than losing the finding.
+            let (line, col, _, _) = d.line_col();
+            let _ = writeln!(
+                out,
+                "{}: {}:{line}:{col}: [{}] {}",
+                d.severity.as_str(),
+                d.path,
+                d.rule,
+                d.message
+            );
+        }
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+pub fn summary(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some((p, ProductSource::Assumed)) = &report.product {
+        let _ = writeln!(
+            out,
+            "note: product `{p}` assumed (the value most resources carry); set it with --product or `product:` in .nautes-lint.yaml"
+        );
+    }
+    if !report.skipped_rules.is_empty() {
+        let needs_clusters = report.skipped_rules.iter().any(|id| {
+            crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
+        });
+        let hint = if needs_clusters {
+            " (pass --clusters PATH or set `clusters:` for the cluster rules)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "note: {} skipped: {}{hint}",
+            plural(report.skipped_rules.len(), "rule", "rules"),
+            report.skipped_rules.join(", ")
+        );
+    }
+    let (e, w) = (report.errors(), report.warnings());
+    let scope = format!(
+        "{} in {}",
+        plural(report.resources, "resource", "resources"),
+        plural(report.files, "file", "files")
+    );
+    if e == 0 && w == 0 {
+        let _ = writeln!(out, "ok: {scope}, no problems found");
+    } else {
+        let mut line = format!(
+            "{}: {}, {} ({scope})",
+            if e > 0 { "failed" } else { "ok" },
+            plural(e, "error", "errors"),
+            plural(w, "warning", "warnings")
+        );
+        if let Some(fixed) = report.fixed {
+            let new = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.new == Some(true))
+                .count();
+            let old = report.diagnostics.len() - new;
+            let _ = write!(
+                line,
+                "; {new} new, {old} already in the base, {fixed} fixed"
+            );
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}

@@ -1,0 +1,50 @@
+//! ## What it does
+//! Checks that a CodeRepoBinding's `codeRepo` is a CodeRepo in the tree.
+//!
+//! ## Why is this bad?
+//! Nautes: "the authorization repository %s does not exist when checking CodeRepoBinding %s".
+//!
+//! ## Example
+//! ```yaml
+//! kind: CodeRepoBinding
+//! spec:
+//!   codeRepo: repo-99
+//! ```
+//!
+//! ## How to fix
+//! Bind an existing code repo (by id, `repo-<GitLab project id>`), or delete the binding.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "binding-coderepo-not-found",
+    Error,
+    Tree,
+    "a CodeRepoBinding's codeRepo is a CodeRepo in the tree"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        for r in ctx.model.of_kind(Kind::CodeRepoBinding) {
+            if let Some(repo) = r.binding().and_then(|b| b.code_repo.as_ref())
+                && ctx.model.get(Kind::CodeRepo, &repo.value).is_none()
+            {
+                out.push(super::not_found(
+                    META.id,
+                    ctx,
+                    r,
+                    repo,
+                    Kind::CodeRepo,
+                    "code repo",
+                    "bind an existing code repo, by id, or delete the binding",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! ## What it does
+//! Checks that each project a CodeRepoBinding lists is a Project in the tree.
+//!
+//! ## Why is this bad?
+//! The grant goes to nobody; usually a typo that leaves the intended project without access.
+//!
+//! ## Example
+//! ```yaml
+//! kind: CodeRepoBinding
+//! spec:
+//!   projects: [billing]   # no projects/billing/
+//! ```
+//!
+//! ## How to fix
+//! Correct or remove the entry.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "binding-project-not-found",
+    Error,
+    Tree,
+    "each project of a binding is a Project in the tree"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        for r in ctx.model.of_kind(Kind::CodeRepoBinding) {
+            for p in r
+                .binding()
+                .map(|b| b.projects.as_slice())
+                .unwrap_or_default()
+            {
+                if ctx.model.get(Kind::Project, &p.value).is_none() {
+                    out.push(super::not_found(
+                        META.id,
+                        ctx,
+                        r,
+                        p,
+                        Kind::Project,
+                        "project",
+                        "correct or remove the entry",
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! ## What it does
+//! (Needs `--clusters`.) Checks that no explicit namespace of a DeploymentRuntime is a namespace of
+//! a component of its cluster (`componentsList`: argocd, tekton-pipelines, vault, ...).
+//!
+//! ## Why is this bad?
+//! Nautes: "deployment runtime can not use component namespace %s". Deploying into a platform
+//! component's namespace could overwrite or break Argo CD, Vault or Tekton for every tenant.
+//!
+//! ## Example
+//! ```yaml
+//! spec:
+//!   destination:
+//!     environment: env-dev
+//!     namespaces: [dr-dev, argocd]
+//! ```
+//!
+//! ## How to fix
+//! Use a namespace of your own.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "dr-component-namespace",
+    Error,
+    Clusters,
+    "no namespace equals a namespace of the cluster's components"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        let Some(clusters) = ctx.clusters else { return };
+        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
+            let Some(d) = r.dr() else { continue };
+            let Some(env_ref) = &d.environment else {
+                continue;
+            };
+            let Some(env) = ctx.model.get(Kind::Environment, &env_ref.value) else {
+                continue;
+            };
+            let Some(c) = env
+                .env()
+                .and_then(|e| e.cluster.as_ref())
+                .and_then(|c| clusters.get(&c.value))
+            else {
+                continue;
+            };
+            for ns in &d.namespaces {
+                if let Some((_, component)) =
+                    c.component_namespaces.iter().find(|(n, _)| *n == ns.value)
+                {
+                    out.push(
+                        Finding::at(META.id, r, ns, format!("deployment runtime can not use component namespace `{}` (the `{component}` component of cluster `{}`)", ns.value, c.name))
+                            .help("deploy into a namespace of your own")
+                            .related(&std::sync::Arc::from(c.path.as_str()), c.name_span, format!("cluster `{}`", c.name)),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! ## What it does
+//! (Needs a base revision: `--base`, the git hooks, the webhook service.) Checks that a
+//! DeploymentRuntime that already existed in the base revision keeps its environment, whichever
+//! destination form either side uses. Runtimes are matched by name, so renaming the file does not
+//! hide a change.
+//!
+//! ## Why is this bad?
+//! The user guide: "If the deployment runtime is deployed to a runtime cluster, changing the
+//! destination of the deployment runtime is not supported." Nautes: "the deployed environment
+//! cannot be changed". The old deployment would be orphaned in the old cluster.
+//!
+//! ## Example
+//! ```yaml
+//! # before: destination: {environment: env-dev}
+//! spec:
+//!   destination: {environment: env-test}
+//! ```
+//!
+//! ## How to fix
+//! Keep the environment; to deploy elsewhere, create a new runtime (new name) and delete the old.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "dr-destination-changed",
+    Error,
+    Base,
+    "a runtime that existed in the base revision keeps its environment"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        let Some(base) = ctx.base else { return };
+        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
+            let Some(env) = r.dr().and_then(|d| d.environment.as_ref()) else {
+                continue;
+            };
+            let Some(old) = base.get(Kind::DeploymentRuntime, &r.name.value) else {
+                continue;
+            };
+            let Some(old_env) = old.dr().and_then(|d| d.environment.as_ref()) else {
+                continue;
+            };
+            if old_env.value != env.value {
+                out.push(
+                    Finding::at(META.id, r, env, format!("the deployed environment cannot be changed: runtime `{}` moves from `{}` to `{}`", r.name.value, old_env.value, env.value))
+                        .help(format!("keep `{}`; to deploy to `{}`, add a new runtime and delete this one", old_env.value, env.value))
+                        .related_base(&base.paths[old.file as usize], old_env.span, "the environment in the base revision"),
+                );
+            }
+        }
+    }
+}

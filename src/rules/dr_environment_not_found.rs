@@ -1,0 +1,51 @@
+//! ## What it does
+//! Checks that a DeploymentRuntime's `destination` (either form) names an Environment in the tree.
+//!
+//! ## Why is this bad?
+//! Nautes: "During global validation, it was found that %s '%s' does not exist or is unavailable.
+//! Please check resource path of default project: runtimes/<name>". The runtime is never deployed.
+//!
+//! ## Example
+//! ```yaml
+//! spec:
+//!   destination:
+//!     environment: env-dve
+//! ```
+//!
+//! ## How to fix
+//! Name an existing environment (`envs/<name>.yaml`), or add the Environment.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "dr-environment-not-found",
+    Error,
+    Tree,
+    "destination names an Environment in the tree"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
+            if let Some(env) = r.dr().and_then(|d| d.environment.as_ref())
+                && ctx.model.get(Kind::Environment, &env.value).is_none()
+            {
+                out.push(super::not_found(
+                    META.id,
+                    ctx,
+                    r,
+                    env,
+                    Kind::Environment,
+                    "environment",
+                    "add the Environment under `envs/`, or name an existing one",
+                ));
+            }
+        }
+    }
+}

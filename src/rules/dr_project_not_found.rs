@@ -1,0 +1,55 @@
+//! ## What it does
+//! Checks that each `projectsRef` entry of a DeploymentRuntime names a Project in the tree.
+//!
+//! ## Why is this bad?
+//! Nautes: "the referenced project %s by the deployment runtime %s does not exist while verifying
+//! the validity of the global template".
+//!
+//! ## Example
+//! ```yaml
+//! spec:
+//!   projectsRef:
+//!   - billing   # no projects/billing/billing.yaml
+//! ```
+//!
+//! ## How to fix
+//! Remove the entry, correct it, or add the Project.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "dr-project-not-found",
+    Error,
+    Tree,
+    "each projectsRef entry names a Project in the tree"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
+            for p in r
+                .dr()
+                .map(|d| d.projects_ref.as_slice())
+                .unwrap_or_default()
+            {
+                if ctx.model.get(Kind::Project, &p.value).is_none() {
+                    out.push(super::not_found(
+                        META.id,
+                        ctx,
+                        r,
+                        p,
+                        Kind::Project,
+                        "project",
+                        "add the Project under `projects/`, or remove the entry",
+                    ));
+                }
+            }
+        }
+    }
+}

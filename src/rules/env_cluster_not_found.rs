@@ -1,0 +1,58 @@
+//! ## What it does
+//! (Needs `--clusters`.) Checks that an Environment's `cluster` exists in the cluster inventory.
+//!
+//! ## Why is this bad?
+//! Everything deployed to the environment has nowhere to go; Nautes reports the cluster as not
+//! found when it reconciles the environment.
+//!
+//! ## Example
+//! ```yaml
+//! spec:
+//!   cluster: cluster-qa   # no such Cluster in the tenant repository
+//! ```
+//!
+//! ## How to fix
+//! Name a registered cluster, or register the cluster first.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "env-cluster-not-found",
+    Error,
+    Clusters,
+    "an Environment's cluster exists"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        let Some(clusters) = ctx.clusters else { return };
+        for r in ctx.model.of_kind(Kind::Environment) {
+            let Some(c) = r.env().and_then(|e| e.cluster.as_ref()) else {
+                continue;
+            };
+            if !clusters.contains_key(&c.value) {
+                let help = crate::suggest::closest(&c.value, clusters.keys().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        "register the cluster in the tenant repository, or name a registered one"
+                            .into()
+                    });
+                out.push(
+                    Finding::at(
+                        META.id,
+                        r,
+                        c,
+                        format!("cluster `{}` does not exist", c.value),
+                    )
+                    .help(help),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The rule catalogue. One file per rule; its module doc comment is what `explain` prints (the
+//! build script collects them). Adding a rule: a file here, a line in [`REGISTRY`], a fixture in
+//! `fixtures/invalid/<id>/`.
+
+use crate::diagnostic::{Finding, Severity};
+use crate::model::{Cluster, Kind, Model, Resource};
+use crate::yaml::{Node, Parsed};
+use std::collections::HashMap;
+
+/// Declares a rule's metadata in one line.
+macro_rules! meta {
+    ($id:literal, $sev:ident, $needs:ident, $summary:literal) => {
+        $crate::rules::meta!($id, $sev, $needs, $summary, false);
+    };
+    ($id:literal, $sev:ident, $needs:ident, $summary:literal, $fixable:literal) => {
+        pub static META: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
+            id: $id,
+            severity: $crate::diagnostic::Severity::$sev,
+            summary: $summary,
+            needs: $crate::rules::Needs::$needs,
+            fixable: $fixable,
+        };
+        pub struct Check;
+    };
+}
+pub(crate) use meta;
+
+mod binding_coderepo_not_found;
+mod binding_project_not_found;
+mod coderepo_invalid_url;
+mod coderepo_invalid_webhook_event;
+mod coderepo_missing_provider;
+mod coderepo_project_not_found;
+mod directory_name_mismatch;
+mod dr_cluster_not_deployment;
+mod dr_coderepo_not_found;
+mod dr_component_namespace;
+mod dr_destination_changed;
+mod dr_duplicate;
+mod dr_environment_not_found;
+mod dr_invalid_namespace;
+mod dr_legacy_destination;
+mod dr_manifest_path;
+mod dr_project_not_found;
+mod dr_project_not_permitted;
+mod duplicate_name;
+mod empty_file;
+mod env_cluster_not_found;
+mod env_duplicate_cluster;
+mod folder_count;
+mod invalid_name;
+mod invalid_suppression;
+mod misplaced_resource;
+mod multiple_documents;
+mod ppr_coderepo_not_found;
+mod ppr_coderepo_not_permitted;
+mod ppr_duplicate;
+mod ppr_duplicate_item;
+mod ppr_environment_not_found;
+mod ppr_project_not_found;
+mod ppr_unknown_trigger_reference;
+mod product_mismatch;
+mod schema_violation;
+mod unknown_kind;
+mod unreadable_file;
+mod yaml_1_1_ambiguity;
+mod yaml_duplicate_key;
+mod yaml_syntax;
+
+pub mod permission;
+
+/// What a rule needs beyond the tree itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Tree,
+    /// A cluster inventory (`--clusters`); skipped without one.
+    Clusters,
+    /// A base revision (`--base`, hooks); skipped without one.
+    Base,
+}
+
+#[derive(Debug)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub needs: Needs,
+    /// Whether `--fix` can repair it.
+    pub fixable: bool,
+}
+
+/// A file on its own, while its YAML tree is still alive.
+pub struct FileCtx<'a> {
+    pub file: u32,
+    pub path: &'a str,
+    pub text: &'a str,
+    pub parsed: &'a Parsed,
+    /// The single document's root, when the file has exactly one.
+    pub root: Option<&'a Node>,
+    pub kind: Option<Kind>,
+    pub resource: Option<&'a Resource>,
+    pub schema_errors: &'a [crate::schema::SchemaError],
+    pub strict: bool,
+}
+
+/// The whole tree, after every file was parsed.
+pub struct TreeCtx<'a> {
+    pub model: &'a Model,
+    pub product: Option<&'a str>,
+    pub clusters: Option<&'a HashMap<String, Cluster>>,
+    /// The model of the base revision, when one is compared.
+    pub base: Option<&'a Model>,
+    pub nautes_version: Option<(u32, u32, u32)>,
+}
+
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    /// Per-file checks, run in parallel while the file's YAML tree exists.
+    fn check_file(&self, _ctx: &FileCtx<'_>, _out: &mut Vec<Finding>) {}
+    /// Cross-resource checks over the indexed tree.
+    fn check_tree(&self, _ctx: &TreeCtx<'_>, _out: &mut Vec<Finding>) {}
+}
+
+/// Every rule, in catalogue order.
+pub static REGISTRY: &[&dyn Rule] = &[
+    &unreadable_file::Check,
+    &yaml_syntax::Check,
+    &yaml_duplicate_key::Check,
+    &empty_file::Check,
+    &multiple_documents::Check,
+    &unknown_kind::Check,
+    &misplaced_resource::Check,
+    &directory_name_mismatch::Check,
+    &folder_count::Check,
+    &duplicate_name::Check,
+    &schema_violation::Check,
+    &invalid_name::Check,
+    &yaml_1_1_ambiguity::Check,
+    &invalid_suppression::Check,
+    &product_mismatch::Check,
+    &dr_legacy_destination::Check,
+    &dr_environment_not_found::Check,
+    &dr_coderepo_not_found::Check,
+    &dr_project_not_found::Check,
+    &dr_project_not_permitted::Check,
+    &dr_duplicate::Check,
+    &dr_invalid_namespace::Check,
+    &dr_manifest_path::Check,
+    &dr_cluster_not_deployment::Check,
+    &dr_component_namespace::Check,
+    &dr_destination_changed::Check,
+    &env_cluster_not_found::Check,
+    &env_duplicate_cluster::Check,
+    &coderepo_project_not_found::Check,
+    &coderepo_invalid_webhook_event::Check,
+    &coderepo_invalid_url::Check,
+    &coderepo_missing_provider::Check,
+    &binding_coderepo_not_found::Check,
+    &binding_project_not_found::Check,
+    &ppr_project_not_found::Check,
+    &ppr_environment_not_found::Check,
+    &ppr_coderepo_not_found::Check,
+    &ppr_coderepo_not_permitted::Check,
+    &ppr_duplicate_item::Check,
+    &ppr_unknown_trigger_reference::Check,
+    &ppr_duplicate::Check,
+];
+
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    REGISTRY.iter().copied().find(|r| r.meta().id == id)
+}
+
+pub fn ids() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|r| r.meta().id)
+}
+
+/// The rule's documentation, from its module doc comment.
+pub fn doc(id: &str) -> Option<&'static str> {
+    DOCS.iter().find(|(i, _)| *i == id).map(|(_, d)| *d)
+}
+
+include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
+
+/// "did you mean `x`?" for a name of `kind` that does not exist.
+pub fn did_you_mean(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
+    model
+        .suggest(kind, wrong)
+        .map(|s| format!("did you mean `{s}`?"))
+}
+
+/// A reference of `from` to a `kind` named `name` that does not exist: the finding, with a
+/// "did you mean" when a close name exists, and the deleted resource when the base revision had it.
+pub fn not_found(
+    rule: &'static str,
+    ctx: &TreeCtx<'_>,
+    from: &Resource,
+    at: &crate::model::SpStr,
+    kind: Kind,
+    what: &str,
+    fallback_help: &str,
+) -> Finding {
+    let mut f = Finding::at(
+        rule,
+        from,
+        at,
+        format!("{what} `{}` does not exist", at.value),
+    )
+    .maybe_help(
+        did_you_mean(ctx.model, kind, &at.value).or_else(|| Some(fallback_help.to_owned())),
+    );
+    if let Some(base) = ctx.base
+        && let Some(gone) = base.get(kind, &at.value)
+    {
+        f.message = format!(
+            "{what} `{}` does not exist: this change deletes it",
+            at.value
+        );
+        f = f.related_base(
+            &base.paths[gone.file as usize],
+            gone.name.span,
+            format!("{kind} `{}` was defined here before this change", at.value),
+        );
+        f.help = Some(format!(
+            "restore {what} `{}` or remove this reference",
+            at.value
+        ));
+    }
+    f
+}
+
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+/// Whether `path` is where the layout puts `kind` (`runtimes/x.yaml`, `projects/p/x.yaml`).
+pub fn placed_right(kind: Kind, path: &str) -> bool {
+    let (top, depth) = kind.layout();
+    let parts: Vec<&str> = path.split('/').collect();
+    parts.len() == depth && parts[0] == top
+}
+
+/// The resource's folder under `projects/` or `code-repos/` when it is placed right.
+pub fn folder_of(kind: Kind, path: &str) -> Option<&str> {
+    if !placed_right(kind, path) || kind.layout().1 != 3 {
+        return None;
+    }
+    path.split('/').nth(1)
+}

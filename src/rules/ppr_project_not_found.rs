@@ -1,0 +1,50 @@
+//! ## What it does
+//! Checks that a ProjectPipelineRuntime's `project` is a Project in the tree.
+//!
+//! ## Why is this bad?
+//! Nautes rejects the pipeline runtime; its pipelines never run.
+//!
+//! ## Example
+//! ```yaml
+//! # projects/ghost/pr-ghost.yaml
+//! spec:
+//!   project: ghost   # no projects/ghost/ghost.yaml
+//! ```
+//!
+//! ## How to fix
+//! Add the Project next to it, or move the pipeline runtime to an existing project's folder.
+
+use super::{Rule, RuleMeta, TreeCtx};
+use crate::diagnostic::Finding;
+use crate::model::Kind;
+
+super::meta!(
+    "ppr-project-not-found",
+    Error,
+    Tree,
+    "a ProjectPipelineRuntime's project exists"
+);
+
+impl Rule for Check {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
+        for r in ctx.model.of_kind(Kind::ProjectPipelineRuntime) {
+            if let Some(p) = r.ppr().and_then(|p| p.project.as_ref())
+                && ctx.model.get(Kind::Project, &p.value).is_none()
+            {
+                out.push(super::not_found(
+                    META.id,
+                    ctx,
+                    r,
+                    p,
+                    Kind::Project,
+                    "project",
+                    "add the Project, or name an existing one",
+                ));
+            }
+        }
+    }
+}
