@@ -16,9 +16,11 @@ fn main() {
     );
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable rule file");
+        // `meta!("id", ...)`, possibly wrapped by rustfmt over several lines.
         let Some(id) = text
-            .split("meta!(\"")
+            .split("meta!(")
             .nth(1)
+            .and_then(|s| s.trim_start().strip_prefix('"'))
             .and_then(|s| s.split('"').next())
         else {
             continue;

@@ -60,9 +60,7 @@ impl miette::Diagnostic for View<'_> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.source.is_none() {
-            return None;
-        }
+        self.source.as_ref()?;
         Some(Box::new(self.labels.iter().cloned()))
     }
 }
@@ -86,7 +84,7 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
     let mut notes = Vec::new();
     if let Some(t) = &text {
         labels.push(LabeledSpan::new_primary_with_span(
-            Some(d.rule.to_owned()),
+            None,
             byte_span(t, d.span),
         ));
     }
@@ -164,20 +162,22 @@ pub fn summary(report: &Report) -> String {
             "note: product `{p}` assumed (the value most resources carry); set it with --product or `product:` in .nautes-lint.yaml"
         );
     }
-    if !report.skipped_rules.is_empty() {
-        let needs_clusters = report.skipped_rules.iter().any(|id| {
+    // Rules that need a base revision are skipped in every plain check; saying so each time would
+    // be noise (the JSON lists them). Missing clusters are worth one line: `--clusters` fixes it.
+    let cluster_rules: Vec<&str> = report
+        .skipped_rules
+        .iter()
+        .copied()
+        .filter(|id| {
             crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
-        });
-        let hint = if needs_clusters {
-            " (pass --clusters PATH or set `clusters:` for the cluster rules)"
-        } else {
-            ""
-        };
+        })
+        .collect();
+    if !cluster_rules.is_empty() {
         let _ = writeln!(
             out,
-            "note: {} skipped: {}{hint}",
-            plural(report.skipped_rules.len(), "rule", "rules"),
-            report.skipped_rules.join(", ")
+            "note: {} skipped without a cluster inventory ({}); pass --clusters PATH or set `clusters:` in .nautes-lint.yaml",
+            plural(cluster_rules.len(), "rule", "rules"),
+            cluster_rules.join(", ")
         );
     }
     let (e, w) = (report.errors(), report.warnings());

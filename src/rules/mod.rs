@@ -256,3 +256,27 @@ pub fn folder_of(kind: Kind, path: &str) -> Option<&str> {
     }
     path.split('/').nth(1)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rule_is_documented_once_with_the_four_sections() {
+        let mut ids: Vec<&str> = super::ids().collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "rule ids are unique");
+        assert_eq!(super::DOCS.len(), n, "one documented file per rule");
+        for id in ids {
+            let doc = super::doc(id).unwrap_or_else(|| panic!("{id} has no doc comment"));
+            for section in [
+                "## What it does",
+                "## Why is this bad?",
+                "## Example",
+                "## How to fix",
+            ] {
+                assert!(doc.contains(section), "{id} lacks {section}");
+            }
+        }
+    }
+}

@@ -65,8 +65,18 @@ impl FsTree {
                         Ok(target) => found.push((rel, target, None)),
                         Err(problem) => found.push((rel, PathBuf::new(), Some(problem))),
                     }
-                } else {
+                } else if ft.is_file() {
                     found.push((rel, entry.path().to_path_buf(), None));
+                } else {
+                    // Opening a FIFO would block forever; devices and sockets are no resources.
+                    found.push((
+                        rel,
+                        PathBuf::new(),
+                        Some(
+                            "is not a regular file (a FIFO, socket or device); it was not read"
+                                .into(),
+                        ),
+                    ));
                 }
             }
         }
@@ -116,6 +126,11 @@ fn resolve_symlink(canonical_root: &Path, link: &Path) -> Result<PathBuf, String
     if target.is_dir() {
         return Err(
             "is a symlink to a folder; Nautes' loader would try to read it as a file".into(),
+        );
+    }
+    if !target.is_file() {
+        return Err(
+            "is a symlink to something that is not a regular file; it was not followed".into(),
         );
     }
     Ok(target)

@@ -1,0 +1,137 @@
+//! Every rule fires on its fixture, exactly once, at the expected line; the rendered diagnostic is
+//! a reviewed snapshot. Every valid fixture passes clean.
+
+mod common;
+use common::*;
+
+/// Rules that cannot have a plain-tree fixture: they need a base revision (tests/git_hooks.rs).
+const NEEDS_BASE: &[&str] = &["dr-destination-changed"];
+
+fn rule_ids() -> Vec<String> {
+    let out = bin().arg("rules").output().expect("runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| l.split_whitespace().next().expect("id").to_owned())
+        .collect()
+}
+
+#[test]
+fn every_rule_has_a_fixture_that_breaks_exactly_it() {
+    let ids = rule_ids();
+    assert!(ids.len() >= 40, "{ids:?}");
+    for id in ids.iter().filter(|id| !NEEDS_BASE.contains(&id.as_str())) {
+        let dir = fixture(&format!("invalid/{id}"));
+        let expected = std::fs::read_to_string(dir.join("expected.txt"))
+            .unwrap_or_else(|_| panic!("fixture for {id}"));
+        let (want_rule, want_at) = expected.trim().split_once(' ').expect("`rule path:line`");
+        assert_eq!(want_rule, id);
+        let (code, report) = check_json(&dir, &[]);
+        let got = findings(&report);
+        assert_eq!(got, vec![(id.clone(), want_at.to_owned())], "fixture {id}");
+        let severity = report["diagnostics"][0]["severity"]
+            .as_str()
+            .expect("severity");
+        assert_eq!(
+            code,
+            if severity == "error" { 1 } else { 0 },
+            "exit code of {id}"
+        );
+    }
+}
+
+#[test]
+fn human_output_snapshots() {
+    for id in rule_ids()
+        .iter()
+        .filter(|id| !NEEDS_BASE.contains(&id.as_str()))
+    {
+        let out = bin()
+            .arg("check")
+            .arg(fixture(&format!("invalid/{id}")))
+            .output()
+            .expect("runs");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        insta::assert_snapshot!(id.as_str(), text);
+    }
+}
+
+#[test]
+fn the_demo_is_clean() {
+    let (code, report) = check_json(&fixture("valid/demo"), &[]);
+    assert_eq!(findings(&report), vec![]);
+    assert_eq!(code, 0);
+    assert!(report["summary"]["resources"].as_u64().expect("count") >= 25);
+    // The demo's config names the cluster inventory, so only the base rule is skipped.
+    assert_eq!(
+        report["summary"]["skipped_rules"],
+        serde_json::json!(["dr-destination-changed"])
+    );
+}
+
+#[test]
+fn the_demo_without_clusters_skips_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&fixture("valid/demo"), dir.path());
+    std::fs::remove_file(dir.path().join(".nautes-lint.yaml")).expect("rm config");
+    let (code, report) = check_json(dir.path(), &[]);
+    assert_eq!(code, 0);
+    let skipped: Vec<&str> = report["summary"]["skipped_rules"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_str().expect("str"))
+        .collect();
+    for id in [
+        "dr-cluster-not-deployment",
+        "dr-component-namespace",
+        "env-cluster-not-found",
+    ] {
+        assert!(skipped.contains(&id), "{skipped:?}");
+    }
+    let out = bin().arg("check").arg(dir.path()).output().expect("runs");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("--clusters"), "{text}");
+    assert!(
+        text.contains("product `product-7`") || !text.contains("assumed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_legacy_destination_is_a_warning_until_nautes_0_3_6() {
+    let dir = fixture("valid/legacy");
+    let (code, report) = check_json(&dir, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        findings(&report),
+        vec![(
+            "dr-legacy-destination".to_owned(),
+            "runtimes/dr-dev.yaml:7".to_owned()
+        )]
+    );
+    assert_eq!(report["diagnostics"][0]["severity"], "warning");
+    let (code, report) = check_json(&dir, &["--nautes-version", "0.4.2"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["diagnostics"][0]["severity"], "error");
+    // The legacy fixture sets no product: the human output says which one it assumed.
+    let out = bin().arg("check").arg(&dir).output().expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("product `product-7` assumed"));
+}
+
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        let ft = entry.file_type().expect("file type");
+        if ft.is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_dir(&entry.path(), &target);
+        } else if ft.is_file() {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
