@@ -1,5 +1,5 @@
 use super::{Kind, Resource};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// All resources of one tree and where they came from.
 #[derive(Debug, Default)]
@@ -10,28 +10,35 @@ pub struct Model {
     pub index: Index,
 }
 
-/// (kind, name) -> resources, built once in linear time; every lookup is a hash probe.
+/// (kind, name) -> resources, built once in linear time. One map per kind, keyed by name, so a
+/// lookup by `&str` is one hash probe and allocates nothing (rules do one per reference).
 #[derive(Debug, Default)]
 pub struct Index {
-    by_name: HashMap<(Kind, String), Vec<u32>>,
+    by_kind: [FxHashMap<Box<str>, Vec<u32>>; 6],
+}
+
+fn slot(kind: Kind) -> usize {
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("every kind is in Kind::ALL")
 }
 
 impl Model {
     pub fn new(paths: Vec<std::sync::Arc<str>>, mut resources: Vec<Resource>) -> Model {
         // Deterministic order whatever order the parallel parse finished in.
         resources.sort_by_key(|r| r.file);
-        let mut by_name: HashMap<(Kind, String), Vec<u32>> =
-            HashMap::with_capacity(resources.len());
+        let mut index = Index::default();
         for (i, r) in resources.iter().enumerate() {
-            by_name
-                .entry((r.kind, r.name.value.clone()))
+            index.by_kind[slot(r.kind)]
+                .entry(r.name.value.as_str().into())
                 .or_default()
                 .push(i as u32);
         }
         Model {
             paths,
             resources,
-            index: Index { by_name },
+            index,
         }
     }
 
@@ -45,9 +52,8 @@ impl Model {
     }
 
     pub fn all<'a>(&'a self, kind: Kind, name: &str) -> impl Iterator<Item = &'a Resource> + 'a {
-        self.index
-            .by_name
-            .get(&(kind, name.to_owned()))
+        self.index.by_kind[slot(kind)]
+            .get(name)
             .map(|v| v.as_slice())
             .unwrap_or_default()
             .iter()
@@ -60,11 +66,7 @@ impl Model {
 
     /// Names of every resource of `kind`, for "did you mean" suggestions.
     pub fn names(&self, kind: Kind) -> impl Iterator<Item = &str> {
-        self.index
-            .by_name
-            .keys()
-            .filter(move |(k, _)| *k == kind)
-            .map(|(_, n)| n.as_str())
+        self.index.by_kind[slot(kind)].keys().map(|n| &**n)
     }
 
     /// The closest existing name of `kind` within a small edit distance.

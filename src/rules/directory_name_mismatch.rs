@@ -22,7 +22,7 @@
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::Kind;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 super::meta!(
     "directory-name-mismatch",

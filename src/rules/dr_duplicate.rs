@@ -21,7 +21,7 @@
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::{Kind, Resource};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 super::meta!(
     "dr-duplicate",
@@ -37,7 +37,7 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
-        let mut seen: HashMap<Key<'_>, &Resource> = HashMap::new();
+        let mut seen: HashMap<Key<'_>, &Resource> = HashMap::default();
         for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
             let Some(d) = r.dr() else { continue };
             let (Some(repo), Some(env)) = (&d.code_repo, &d.environment) else {

@@ -18,7 +18,7 @@
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::{Kind, Resource};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 super::meta!(
     "env-duplicate-cluster",
@@ -33,7 +33,7 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        let mut seen: HashMap<&str, &Resource> = HashMap::new();
+        let mut seen: HashMap<&str, &Resource> = HashMap::default();
         for r in ctx.model.of_kind(Kind::Environment) {
             let Some(c) = r.env().and_then(|e| e.cluster.as_ref()) else {
                 continue;

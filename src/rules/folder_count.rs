@@ -21,7 +21,7 @@
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::Kind;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 super::meta!(
     "folder-count",
@@ -37,7 +37,7 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         let m = ctx.model;
-        let mut by_folder: HashMap<(Kind, &str), Vec<&crate::model::Resource>> = HashMap::new();
+        let mut by_folder: HashMap<(Kind, &str), Vec<&crate::model::Resource>> = HashMap::default();
         for r in m
             .resources
             .iter()

@@ -6,7 +6,7 @@
 //! at all (a product-wide grant).
 
 use crate::model::{Kind, Model, Resource};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub struct Permissions<'a> {
     model: &'a Model,
@@ -23,7 +23,7 @@ pub enum Verdict {
 
 impl<'a> Permissions<'a> {
     pub fn new(model: &'a Model) -> Self {
-        let mut bindings: HashMap<&str, Vec<&Resource>> = HashMap::new();
+        let mut bindings: HashMap<&str, Vec<&Resource>> = HashMap::default();
         for r in model.of_kind(Kind::CodeRepoBinding) {
             if let Some(repo) = r.binding().and_then(|b| b.code_repo.as_ref()) {
                 bindings.entry(repo.as_str()).or_default().push(r);

@@ -20,7 +20,7 @@
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::{Kind, Resource};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 super::meta!(
     "ppr-duplicate",
@@ -35,7 +35,7 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        let mut seen: HashMap<(&str, &str, &str, &str), &Resource> = HashMap::new();
+        let mut seen: HashMap<(&str, &str, &str, &str), &Resource> = HashMap::default();
         for r in ctx.model.of_kind(Kind::ProjectPipelineRuntime) {
             let Some(p) = r.ppr() else { continue };
             let (Some(source), Some(env)) = (&p.pipeline_source, &p.environment) else {

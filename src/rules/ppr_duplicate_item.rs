@@ -19,7 +19,7 @@ use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::{Kind, SpStr};
 use crate::yaml::Span;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 super::meta!(
     "ppr-duplicate-item",
@@ -50,7 +50,7 @@ impl Rule for Check {
                 );
             };
             let mut unique = |what: &str, items: &mut dyn Iterator<Item = &SpStr>| {
-                let mut seen: HashMap<&str, Span> = HashMap::new();
+                let mut seen: HashMap<&str, Span> = HashMap::default();
                 for it in items {
                     match seen.get(it.as_str()) {
                         Some(first) => report(what, it, *first),
@@ -66,7 +66,7 @@ impl Rule for Check {
                 "pipeline path",
                 &mut p.pipelines.iter().filter_map(|x| x.path.as_ref()),
             );
-            let mut triggers: HashMap<(&str, &str, &str), Span> = HashMap::new();
+            let mut triggers: HashMap<(&str, &str, &str), Span> = HashMap::default();
             for t in &p.triggers {
                 let (Some(e), Some(pl)) = (&t.event_source, &t.pipeline) else {
                     continue;
