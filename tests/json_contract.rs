@@ -280,3 +280,56 @@ fn explain_rules_and_schema() {
     );
     bin().args(["schema", "Nothing"]).assert().code(2);
 }
+
+#[test]
+fn unknown_fields_warn_and_strict_makes_them_errors() {
+    let dir = sample(&DR.replace("env-dve", "env-dev").replace(
+        "  product: product-7\n",
+        "  product: product-7\n  prodcut: x\n",
+    ));
+    let (code, report) = check_json(dir.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        findings(&report),
+        vec![(
+            "schema-violation".to_owned(),
+            "runtimes/dr-dev.yaml:13".to_owned()
+        )]
+    );
+    assert_eq!(report["diagnostics"][0]["severity"], "warning");
+    assert!(
+        report["diagnostics"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("unknown field `prodcut`")
+    );
+    let (code, report) = check_json(dir.path(), &["--strict"]);
+    assert_eq!(
+        (code, report["diagnostics"][0]["severity"].as_str()),
+        (1, Some("error"))
+    );
+}
+
+#[test]
+fn a_code_repo_named_by_its_gitlab_name_gets_its_id_suggested() {
+    let repo = REPO.replace(
+        "  product: product-7\n",
+        "  product: product-7\n  repoName: api-server\n",
+    );
+    let dir = tree(&[
+        (
+            "runtimes/dr-dev.yaml",
+            DR.replace("env-dve", "env-dev")
+                .replace("codeRepo: repo-42", "codeRepo: api-server")
+                .as_bytes(),
+        ),
+        ("envs/env-dev.yaml", ENV.as_bytes()),
+        ("code-repos/repo-42/repo-42.yaml", repo.as_bytes()),
+    ]);
+    let (_, report) = check_json(dir.path(), &[]);
+    assert_eq!(report["diagnostics"][0]["rule"], "dr-coderepo-not-found");
+    assert_eq!(
+        report["diagnostics"][0]["help"],
+        "code repos are referenced by id: `api-server` is `repo-42`"
+    );
+}

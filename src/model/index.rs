@@ -8,6 +8,9 @@ pub struct Model {
     pub paths: Vec<std::sync::Arc<str>>,
     pub resources: Vec<Resource>,
     pub index: Index,
+    /// "Did you mean" answers by (kind, wrong name): a deleted environment referenced by
+    /// thousands of runtimes costs one scan of the names, not thousands.
+    suggestions: std::sync::Mutex<FxHashMap<(Kind, Box<str>), Option<Box<str>>>>,
 }
 
 /// (kind, name) -> resources, built once in linear time. One map per kind, keyed by name, so a
@@ -39,6 +42,7 @@ impl Model {
             paths,
             resources,
             index,
+            suggestions: Default::default(),
         }
     }
 
@@ -70,7 +74,22 @@ impl Model {
     }
 
     /// The closest existing name of `kind` within a small edit distance.
-    pub fn suggest(&self, kind: Kind, wrong: &str) -> Option<&str> {
-        crate::suggest::closest(wrong, self.names(kind))
+    pub fn suggest(&self, kind: Kind, wrong: &str) -> Option<String> {
+        let key = (kind, Box::<str>::from(wrong));
+        if let Some(hit) = self
+            .suggestions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return hit.as_deref().map(str::to_owned);
+        }
+        let found = crate::suggest::closest(wrong, self.names(kind)).map(Box::<str>::from);
+        let answer = found.as_deref().map(str::to_owned);
+        self.suggestions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, found);
+        answer
     }
 }

@@ -188,6 +188,21 @@ pub fn did_you_mean(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
         .map(|s| format!("did you mean `{s}`?"))
 }
 
+/// Code repos are referenced by id (`repo-42`) but people write the GitLab name (`api-server`),
+/// which the CodeRepo keeps in `spec.repoName`.
+fn by_repo_name(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
+    if kind != Kind::CodeRepo {
+        return None;
+    }
+    let repo = model
+        .of_kind(Kind::CodeRepo)
+        .find(|r| r.code_repo().and_then(|c| c.repo_name.as_deref()) == Some(wrong))?;
+    Some(format!(
+        "code repos are referenced by id: `{wrong}` is `{}`",
+        repo.name.value
+    ))
+}
+
 /// A reference of `from` to a `kind` named `name` that does not exist: the finding, with a
 /// "did you mean" when a close name exists, and the deleted resource when the base revision had it.
 pub fn not_found(
@@ -206,7 +221,9 @@ pub fn not_found(
         format!("{what} `{}` does not exist", at.value),
     )
     .maybe_help(
-        did_you_mean(ctx.model, kind, &at.value).or_else(|| Some(fallback_help.to_owned())),
+        by_repo_name(ctx.model, kind, &at.value)
+            .or_else(|| did_you_mean(ctx.model, kind, &at.value))
+            .or_else(|| Some(fallback_help.to_owned())),
     );
     if let Some(base) = ctx.base
         && let Some(gone) = base.get(kind, &at.value)
