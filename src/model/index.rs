@@ -1,6 +1,8 @@
 use super::{Kind, Resource};
 use rustc_hash::FxHashMap;
 
+type SuggestionCache = FxHashMap<(Kind, Box<str>), Option<Box<str>>>;
+
 /// All resources of one tree and where they came from.
 #[derive(Debug, Default)]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub index: Index,
     /// "Did you mean" answers by (kind, wrong name): a deleted environment referenced by
     /// thousands of runtimes costs one scan of the names, not thousands.
-    suggestions: std::sync::Mutex<FxHashMap<(Kind, Box<str>), Option<Box<str>>>>,
+    suggestions: std::sync::Mutex<SuggestionCache>,
 }
 
 /// (kind, name) -> resources, built once in linear time. One map per kind, keyed by name, so a
