@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::yaml::{Node, NodeKind};
+use std::borrow::Cow;
 
 pub const IGNORE_ANNOTATION: &str = "lint.nautes.io/ignore";
 
@@ -24,7 +25,7 @@ impl<'a> At<'a> {
     fn span(self) -> Span {
         self.node.finding_span(self.key_span)
     }
-    fn str(self, pointer: String) -> Option<SpStr> {
+    fn str(self, pointer: impl Into<Cow<'static, str>>) -> Option<SpStr> {
         Some(Sp {
             value: self.node.as_str()?.to_owned(),
             span: self.node.span,
@@ -54,8 +55,10 @@ impl<'a> At<'a> {
     }
 }
 
-fn field(at: Option<At<'_>>, key: &str, pointer: &str) -> Option<SpStr> {
-    at?.get(key)?.str(format!("{pointer}/{key}"))
+/// The string at `key` of `at`, with `pointer`, the JSON pointer of that field: static for the
+/// fixed fields, so most resources allocate no pointer at all.
+fn field(at: Option<At<'_>>, key: &str, pointer: impl Into<Cow<'static, str>>) -> Option<SpStr> {
+    at?.get(key)?.str(pointer)
 }
 
 /// Builds the typed resource from a document whose `kind` is known. `None` when `metadata.name`
@@ -66,26 +69,25 @@ pub fn extract(root: &Node, kind: Kind, kind_span: Span, file: u32) -> Option<Re
         key_span: None,
     };
     let meta = top.get("metadata");
-    let name = field(meta, "name", "/metadata")?;
+    let name = field(meta, "name", "/metadata/name")?;
     let ignore = meta
         .and_then(|m| m.get("annotations"))
         .and_then(|a| a.get(IGNORE_ANNOTATION))
-        .and_then(|a| a.str("/metadata/annotations/lint.nautes.io~1ignore".into()));
+        .and_then(|a| a.str("/metadata/annotations/lint.nautes.io~1ignore"));
     let spec = top.get("spec");
     let spec_span = spec.map_or(root.finding_span(None), At::span);
-    let product = field(spec, "product", "/spec");
-    let s = "/spec";
+    let product = field(spec, "product", "/spec/product");
     let spec_typed = match kind {
         Kind::DeploymentRuntime => Spec::DeploymentRuntime(deployment_runtime(spec, spec_span)),
         Kind::Environment => Spec::Environment(Environment {
-            cluster: field(spec, "cluster", s),
+            cluster: field(spec, "cluster", "/spec/cluster"),
         }),
         Kind::Project => Spec::Project,
         Kind::CodeRepo => Spec::CodeRepo(CodeRepo {
-            project: field(spec, "project", s),
-            url: field(spec, "url", s),
-            provider: field(spec, "codeRepoProvider", s),
-            repo_name: field(spec, "repoName", s).map(|v| v.value),
+            project: field(spec, "project", "/spec/project"),
+            url: field(spec, "url", "/spec/url"),
+            provider: field(spec, "codeRepoProvider", "/spec/codeRepoProvider"),
+            repo_name: field(spec, "repoName", "/spec/repoName").map(|v| v.value),
             webhook_events: spec
                 .and_then(|x| x.get("webhook"))
                 .and_then(|w| w.get("events"))
@@ -93,7 +95,7 @@ pub fn extract(root: &Node, kind: Kind, kind_span: Span, file: u32) -> Option<Re
                 .unwrap_or_default(),
         }),
         Kind::CodeRepoBinding => Spec::CodeRepoBinding(CodeRepoBinding {
-            code_repo: field(spec, "codeRepo", s),
+            code_repo: field(spec, "codeRepo", "/spec/codeRepo"),
             projects: spec
                 .and_then(|x| x.get("projects"))
                 .map(|p| p.strs("/spec/projects"))
@@ -119,10 +121,10 @@ fn deployment_runtime(spec: Option<At<'_>>, spec_span: Span) -> DeploymentRuntim
     let dest = spec.and_then(|s| s.get("destination"));
     let (environment, legacy, namespaces) = match dest {
         Some(d) if matches!(d.node.kind, NodeKind::Scalar { .. }) => {
-            (d.str("/spec/destination".into()), true, Vec::new())
+            (d.str("/spec/destination"), true, Vec::new())
         }
         Some(d) => (
-            field(Some(d), "environment", "/spec/destination"),
+            field(Some(d), "environment", "/spec/destination/environment"),
             false,
             d.get("namespaces")
                 .map(|n| n.strs("/spec/destination/namespaces"))
@@ -131,15 +133,18 @@ fn deployment_runtime(spec: Option<At<'_>>, spec_span: Span) -> DeploymentRuntim
         None => (None, false, Vec::new()),
     };
     let manifest = spec.and_then(|s| s.get("manifestSource"));
-    let m = "/spec/manifestSource";
     DeploymentRuntime {
         environment,
         legacy_destination: legacy,
         namespaces,
         manifest_span: manifest.map_or(spec_span, At::span),
-        code_repo: field(manifest, "codeRepo", m),
-        target_revision: field(manifest, "targetRevision", m),
-        path: field(manifest, "path", m),
+        code_repo: field(manifest, "codeRepo", "/spec/manifestSource/codeRepo"),
+        target_revision: field(
+            manifest,
+            "targetRevision",
+            "/spec/manifestSource/targetRevision",
+        ),
+        path: field(manifest, "path", "/spec/manifestSource/path"),
         projects_ref: spec
             .and_then(|s| s.get("projectsRef"))
             .map(|p| p.strs("/spec/projectsRef"))
@@ -148,15 +153,14 @@ fn deployment_runtime(spec: Option<At<'_>>, spec_span: Span) -> DeploymentRuntim
 }
 
 fn pipeline_runtime(spec: Option<At<'_>>) -> PipelineRuntime {
-    let s = "/spec";
     let dest = spec.and_then(|s| s.get("destination"));
     let (environment, namespace) = match dest {
         Some(d) if matches!(d.node.kind, NodeKind::Scalar { .. }) => {
-            (d.str("/spec/destination".into()), None)
+            (d.str("/spec/destination"), None)
         }
         Some(d) => (
-            field(Some(d), "environment", "/spec/destination"),
-            field(Some(d), "namespace", "/spec/destination").map(|n| n.value),
+            field(Some(d), "environment", "/spec/destination/environment"),
+            field(Some(d), "namespace", "/spec/destination/namespace").map(|n| n.value),
         ),
         None => (None, None),
     };
@@ -170,8 +174,8 @@ fn pipeline_runtime(spec: Option<At<'_>>) -> PipelineRuntime {
         .filter_map(|(i, e)| {
             let p = format!("/spec/eventSources/{i}");
             Some(EventSource {
-                name: field(Some(e), "name", &p)?,
-                gitlab_repo: field(e.get("gitlab"), "repoName", &format!("{p}/gitlab")),
+                name: field(Some(e), "name", format!("{p}/name"))?,
+                gitlab_repo: field(e.get("gitlab"), "repoName", format!("{p}/gitlab/repoName")),
             })
         })
         .collect();
@@ -180,8 +184,8 @@ fn pipeline_runtime(spec: Option<At<'_>>) -> PipelineRuntime {
         .filter_map(|(i, e)| {
             let p = format!("/spec/pipelines/{i}");
             Some(Pipeline {
-                name: field(Some(e), "name", &p)?,
-                path: field(Some(e), "path", &p),
+                name: field(Some(e), "name", format!("{p}/name"))?,
+                path: field(Some(e), "path", format!("{p}/path")),
             })
         })
         .collect();
@@ -190,9 +194,9 @@ fn pipeline_runtime(spec: Option<At<'_>>) -> PipelineRuntime {
         .map(|(i, e)| {
             let p = format!("/spec/pipelineTriggers/{i}");
             Trigger {
-                event_source: field(Some(e), "eventSource", &p),
-                pipeline: field(Some(e), "pipeline", &p),
-                revision: field(Some(e), "revision", &p).map(|r| r.value),
+                event_source: field(Some(e), "eventSource", format!("{p}/eventSource")),
+                pipeline: field(Some(e), "pipeline", format!("{p}/pipeline")),
+                revision: field(Some(e), "revision", format!("{p}/revision")).map(|r| r.value),
                 span: e.span(),
                 pointer: p.into(),
             }
@@ -202,14 +206,14 @@ fn pipeline_runtime(spec: Option<At<'_>>) -> PipelineRuntime {
         .and_then(|s| s.get("additionalResources"))
         .and_then(|a| a.get("git"));
     PipelineRuntime {
-        project: field(spec, "project", s),
-        pipeline_source: field(spec, "pipelineSource", s),
+        project: field(spec, "project", "/spec/project"),
+        pipeline_source: field(spec, "pipelineSource", "/spec/pipelineSource"),
         environment,
         namespace,
         event_sources,
         pipelines,
         triggers,
-        additional_repo: field(git, "codeRepo", "/spec/additionalResources/git"),
+        additional_repo: field(git, "codeRepo", "/spec/additionalResources/git/codeRepo"),
     }
 }
 

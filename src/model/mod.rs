@@ -72,7 +72,7 @@ pub struct Sp<T> {
     pub value: T,
     pub span: Span,
     /// JSON pointer of the node, for fingerprints.
-    pub pointer: Box<str>,
+    pub pointer: std::borrow::Cow<'static, str>,
 }
 
 pub type SpStr = Sp<String>;
@@ -174,7 +174,7 @@ pub struct Trigger {
     pub pipeline: Option<SpStr>,
     pub revision: Option<String>,
     pub span: Span,
-    pub pointer: Box<str>,
+    pub pointer: std::borrow::Cow<'static, str>,
 }
 
 /// The parts of a Cluster (from the tenant repository) that rules need.

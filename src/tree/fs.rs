@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 pub struct FsTree {
     root: PathBuf,
     entries: Vec<TreeEntry>,
-    /// The real file behind each entry (a symlink inside the tree resolves to its target).
-    files: Vec<PathBuf>,
+    /// The target of each entry that is a symlink inside the tree; other files are read at
+    /// `root/path` (not stored twice: 170,000 absolute paths would cost ~15 MB).
+    files: Vec<Option<PathBuf>>,
 }
 
 impl FsTree {
@@ -126,8 +127,12 @@ impl Tree for FsTree {
     }
 
     fn read(&self, index: usize) -> Result<Vec<u8>, ReadError> {
-        let file =
-            std::fs::File::open(&self.files[index]).map_err(|e| ReadError::Io(e.to_string()))?;
+        let file = std::fs::File::open(
+            self.files[index]
+                .clone()
+                .unwrap_or_else(|| self.root.join(&self.entries[index].path)),
+        )
+        .map_err(|e| ReadError::Io(e.to_string()))?;
         let len = file
             .metadata()
             .map_err(|e| ReadError::Io(e.to_string()))?
@@ -147,7 +152,7 @@ impl Tree for FsTree {
     }
 }
 
-type Found = (String, PathBuf, Option<String>);
+type Found = (String, Option<PathBuf>, Option<String>);
 
 /// One walker thread's findings, handed to the shared list when the thread is done.
 struct Collector<'a> {
@@ -174,7 +179,7 @@ impl Collector<'_> {
             Err(err) => {
                 let (path, problem) = walk_error(self.root, &err);
                 if let Some(path) = path {
-                    self.local.push((path, PathBuf::new(), Some(problem)));
+                    self.local.push((path, None, Some(problem)));
                 }
                 return;
             }
@@ -191,15 +196,15 @@ impl Collector<'_> {
         }
         if ft.is_symlink() {
             match resolve_symlink(self.canonical_root, entry.path()) {
-                Ok(target) => self.local.push((rel, target, None)),
-                Err(problem) => self.local.push((rel, PathBuf::new(), Some(problem))),
+                Ok(target) => self.local.push((rel, Some(target), None)),
+                Err(problem) => self.local.push((rel, None, Some(problem))),
             }
         } else if ft.is_file() {
-            self.local.push((rel, entry.into_path(), None));
+            self.local.push((rel, None, None));
         } else {
             // Opening a FIFO would block forever; devices and sockets are no resources.
             let problem = "is not a regular file (a FIFO, socket or device); it was not read";
-            self.local.push((rel, PathBuf::new(), Some(problem.into())));
+            self.local.push((rel, None, Some(problem.into())));
         }
     }
 }
