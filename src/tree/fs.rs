@@ -127,6 +127,10 @@ impl Tree for FsTree {
     }
 
     fn read(&self, index: usize) -> Result<Vec<u8>, ReadError> {
+        // Never open an entry the listing refused: a FIFO blocks, a symlink leads out of the tree.
+        if let Some(problem) = &self.entries[index].problem {
+            return Err(ReadError::Io(problem.clone()));
+        }
         let file = std::fs::File::open(
             self.files[index]
                 .clone()

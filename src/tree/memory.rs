@@ -53,6 +53,9 @@ impl Tree for MemoryTree {
     }
 
     fn read(&self, index: usize) -> Result<Vec<u8>, ReadError> {
+        if let Some(problem) = &self.entries[index].problem {
+            return Err(ReadError::Io(problem.clone()));
+        }
         let c = &self.contents[index];
         if c.len() as u64 > MAX_FILE_BYTES {
             return Err(ReadError::TooLarge(c.len() as u64));
