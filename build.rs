@@ -16,9 +16,12 @@ fn main() {
     );
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable rule file");
+        // `meta!(` then the id literal; rustfmt puts the arguments on their own lines when the
+        // call is long, so whitespace may stand between the two.
         let Some(id) = text
-            .split("meta!(\"")
+            .split("meta!(")
             .nth(1)
+            .and_then(|s| s.trim_start().strip_prefix('"'))
             .and_then(|s| s.split('"').next())
         else {
             continue;

@@ -256,3 +256,14 @@ pub fn folder_of(kind: Kind, path: &str) -> Option<&str> {
     }
     path.split('/').nth(1)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rule_has_its_documentation() {
+        for id in super::ids() {
+            let doc = super::doc(id).unwrap_or_else(|| panic!("no documentation for {id}"));
+            assert!(doc.contains("## What it does"), "{id}");
+        }
+    }
+}
