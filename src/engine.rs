@@ -46,6 +46,9 @@ pub struct Report {
     pub sources: HashMap<Arc<str>, Arc<str>>,
     /// Set when a base revision was compared: findings of the base that are gone now.
     pub fixed: Option<usize>,
+    /// Every checked file (ignored paths left out), in tree order: the JUnit report has one test
+    /// case per file, clean or not.
+    pub paths: Vec<Arc<str>>,
 }
 
 impl Report {
@@ -72,11 +75,26 @@ struct Checked {
     tree_index: Vec<usize>,
 }
 
+/// Told how many more files were checked (called once per file, from worker threads), so a front
+/// end can draw progress while the core itself stays free of I/O.
+pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
+
 /// Checks a tree. With `base`, the base tree is checked too and each diagnostic says whether it
 /// is new; rules that need a base revision run.
 pub fn validate(tree: &dyn Tree, base: Option<&dyn Tree>, settings: &Settings) -> Report {
+    validate_with_progress(tree, base, settings, None)
+}
+
+/// [`validate`], reporting each checked file to `progress`. With a base, its files are reported
+/// too: the total is the entries of both trees.
+pub fn validate_with_progress(
+    tree: &dyn Tree,
+    base: Option<&dyn Tree>,
+    settings: &Settings,
+    progress: Option<Progress<'_>>,
+) -> Report {
     let base_run = base.map(|b| {
-        let checked = check_files(b, settings);
+        let checked = check_files(b, settings, progress);
         let product = product_of(&checked.model, settings);
         let mut findings = checked.findings;
         run_tree_rules(
@@ -89,7 +107,7 @@ pub fn validate(tree: &dyn Tree, base: Option<&dyn Tree>, settings: &Settings) -
         let diags = finalize(b, &checked.model, findings, settings, &checked.tree_index);
         (checked.model, diags.0)
     });
-    let checked = check_files(tree, settings);
+    let checked = check_files(tree, settings, progress);
     let product = product_of(&checked.model, settings);
     let mut findings = checked.findings;
     let base_model = base_run.as_ref().map(|(m, _)| m);
@@ -131,6 +149,7 @@ pub fn validate(tree: &dyn Tree, base: Option<&dyn Tree>, settings: &Settings) -
         .collect();
     Report {
         files: checked.file_count,
+        paths: checked.model.paths.clone(),
         resources: checked.model.resources.len(),
         diagnostics,
         skipped_rules,
@@ -142,7 +161,7 @@ pub fn validate(tree: &dyn Tree, base: Option<&dyn Tree>, settings: &Settings) -
 
 /// The indexed model of a tree, without running any rule (tests, and the base of a comparison).
 pub fn model_of(tree: &dyn Tree, settings: &Settings) -> Model {
-    check_files(tree, settings).model
+    check_files(tree, settings, None).model
 }
 
 fn product_of(model: &Model, settings: &Settings) -> Option<(String, ProductSource)> {
@@ -161,7 +180,7 @@ fn product_of(model: &Model, settings: &Settings) -> Option<(String, ProductSour
         .map(|(p, _)| (p.to_owned(), ProductSource::Assumed))
 }
 
-fn check_files(tree: &dyn Tree, settings: &Settings) -> Checked {
+fn check_files(tree: &dyn Tree, settings: &Settings, progress: Option<Progress<'_>>) -> Checked {
     let tree_index: Vec<usize> = tree
         .entries()
         .iter()
@@ -181,7 +200,13 @@ fn check_files(tree: &dyn Tree, settings: &Settings) -> Checked {
     let results: Vec<(Option<Resource>, Vec<Finding>)> = tree_index
         .par_iter()
         .enumerate()
-        .map(|(file, &i)| check_file(tree, i, file as u32, &paths[file], settings))
+        .map(|(file, &i)| {
+            let checked = check_file(tree, i, file as u32, &paths[file], settings);
+            if let Some(p) = progress {
+                p(1);
+            }
+            checked
+        })
         .collect();
     let mut findings = Vec::new();
     let mut resources = Vec::with_capacity(results.len());

@@ -10,6 +10,7 @@ pub mod clusters;
 pub mod config;
 pub mod diagnostic;
 pub mod engine;
+pub mod fix;
 pub mod model;
 pub mod render;
 pub mod rules;

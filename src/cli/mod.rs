@@ -4,7 +4,8 @@
 use crate::config::{self, Config};
 use crate::engine::{Report, Settings};
 use crate::render::{self, Format};
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,12 +45,14 @@ pub struct CheckArgs {
     /// The repository root.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Output format; `human` on a terminal.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Write the report to FILE (a one-line summary still goes to the terminal).
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Output format (default `human`). Repeat it, each followed by its --output, to write
+    /// several reports from one check.
+    #[arg(long, value_enum, action = ArgAction::Append)]
+    pub format: Vec<Format>,
+    /// Write the report of the --format before it to FILE; the one-line summary still goes to
+    /// the terminal. At most one format may go without a file (to standard output).
+    #[arg(long, value_name = "FILE", action = ArgAction::Append)]
+    pub output: Vec<PathBuf>,
     /// The product id (`product-<GitLab group id>`); default: the value most resources carry.
     #[arg(long)]
     pub product: Option<String>,
@@ -65,6 +68,98 @@ pub struct CheckArgs {
     /// The configuration file (default: `.nautes-lint.yaml` in DIR).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Apply the safe fixes (`nautes-lint rules` marks the fixable rules), editing only the
+    /// bytes of each offending node, then check again and report what remains.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: print the fixes as a unified diff and write nothing.
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+    /// Positions of the --format values on the command line (filled by `main`), to pair each
+    /// --output with the --format before it.
+    #[arg(skip)]
+    pub format_at: Vec<usize>,
+    /// Positions of the --output values on the command line.
+    #[arg(skip)]
+    pub output_at: Vec<usize>,
+}
+
+/// One report to write: a format, to a file or (without one) to standard output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub format: Format,
+    pub file: Option<PathBuf>,
+}
+
+/// Pairs the --format and --output flags. One of each (or fewer) pair in any order, as they
+/// always did; with more, each --output belongs to the nearest --format before it. A format
+/// without a file goes to standard output, and only one may.
+pub fn targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
+    if args.format.len() <= 1 && args.output.len() <= 1 {
+        return Ok(vec![Target {
+            format: args.format.first().copied().unwrap_or(Format::Human),
+            file: args.output.first().cloned(),
+        }]);
+    }
+    // Built in code rather than parsed: pair them in order.
+    let positioned =
+        args.format_at.len() == args.format.len() && args.output_at.len() == args.output.len();
+    let (format_at, output_at): (Vec<usize>, Vec<usize>) = if positioned {
+        (args.format_at.clone(), args.output_at.clone())
+    } else {
+        (
+            (0..args.format.len()).map(|i| 2 * i).collect(),
+            (0..args.output.len()).map(|i| 2 * i + 1).collect(),
+        )
+    };
+    let mut events: Vec<(usize, Option<Format>, Option<&PathBuf>)> = format_at
+        .iter()
+        .zip(&args.format)
+        .map(|(at, f)| (*at, Some(*f), None))
+        .chain(
+            output_at
+                .iter()
+                .zip(&args.output)
+                .map(|(at, o)| (*at, None, Some(o))),
+        )
+        .collect();
+    events.sort_by_key(|e| e.0);
+    let mut out: Vec<Target> = Vec::new();
+    for (_, format, file) in events {
+        match (format, file) {
+            (Some(format), _) => out.push(Target { format, file: None }),
+            (None, Some(file)) => match out.last_mut() {
+                Some(t) if t.file.is_none() => t.file = Some(file.clone()),
+                _ => {
+                    return Err(Failure(format!(
+                        "--output {} has no --format before it to write; write `--format FORMAT --output FILE` for each report",
+                        file.display()
+                    )));
+                }
+            },
+            (None, None) => {}
+        }
+    }
+    let to_stdout: Vec<&str> = out
+        .iter()
+        .filter(|t| t.file.is_none())
+        .map(|t| t.format.as_str())
+        .collect();
+    if to_stdout.len() > 1 {
+        return Err(Failure(format!(
+            "only one report can go to standard output, but {} have no --output FILE",
+            to_stdout.join(", ")
+        )));
+    }
+    let mut files: Vec<&PathBuf> = out.iter().filter_map(|t| t.file.as_ref()).collect();
+    files.sort();
+    if let Some(w) = files.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Failure(format!(
+            "--output {} is given twice; each report needs its own file",
+            w[0].display()
+        )));
+    }
+    Ok(out)
 }
 
 /// A failure of the tool itself (exit 2), never to be confused with a clean result.
@@ -78,8 +173,26 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            // Derive loses where each flag stood; pairing --format with --output needs it.
+            if let (Command::Check(args), Some(("check", m))) =
+                (&mut cli.command, matches.subcommand())
+            {
+                args.format_at = m
+                    .indices_of("format")
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                args.output_at = m
+                    .indices_of("output")
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+            }
+            cli
+        }
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
@@ -208,14 +321,168 @@ pub fn settings(
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
+    let targets = targets(args)?;
+    if args.dry_run
+        && let Some(t) = targets
+            .iter()
+            .find(|t| t.file.is_none() && !args.format.is_empty())
+    {
+        return Err(Failure(format!(
+            "--dry-run prints the diff on standard output; write the {} report to a file with --output FILE",
+            t.format.as_str()
+        )));
+    }
     let root = &args.dir;
-    let tree =
-        crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())))?;
+    let open =
+        || crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())));
+    let tree = open()?;
     let (settings, inventory) = settings(args, root)?;
-    let mut report = crate::validate(&tree, None, &settings);
+    let mut report = validate_showing_progress(&tree, &settings);
+    if args.fix {
+        let fixes = crate::fix::plan(&tree, &report);
+        if args.dry_run {
+            let diff: String = fixes
+                .iter()
+                .map(|f| crate::fix::diff(&f.path, &f.old, &f.new))
+                .collect();
+            print(&diff)?;
+            // What the check would say after the fixes, without writing them.
+            let replaced: HashMap<usize, Vec<u8>> = fixes
+                .iter()
+                .map(|f| (f.index, f.new.clone().into_bytes()))
+                .collect();
+            let fixed_tree = crate::tree::Overlay::new(&tree, replaced);
+            report = validate_showing_progress(&fixed_tree, &settings);
+            eprint!("{}", fix_summary(&fixes, true));
+        } else {
+            for f in &fixes {
+                write_fixed(root, &f.path, &f.new)?;
+            }
+            eprint!("{}", fix_summary(&fixes, false));
+            if !fixes.is_empty() {
+                report = validate_showing_progress(&open()?, &settings);
+            }
+        }
+    }
     report.sources.extend(inventory.sources);
-    emit(args, &report)?;
+    // A dry run's diff owns standard output.
+    emit(&targets, !args.dry_run, &report)?;
     Ok(exit_code(&report))
+}
+
+fn fix_summary(fixes: &[crate::fix::FileFix], dry_run: bool) -> String {
+    let count: usize = fixes.iter().map(|f| f.edits.len()).sum();
+    if count == 0 {
+        return "fix: nothing to fix\n".into();
+    }
+    let verb = if dry_run { "would fix" } else { "fixed" };
+    let mut out = String::new();
+    for f in fixes {
+        let mut rules: Vec<&str> = f.edits.iter().map(|e| e.rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        out.push_str(&format!(
+            "{verb} {}: {} ({})\n",
+            f.path,
+            plural(f.edits.len(), "finding", "findings"),
+            rules.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "fix: {verb} {} in {}{}\n",
+        plural(count, "finding", "findings"),
+        plural(fixes.len(), "file", "files"),
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    ));
+    out
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Writes a fixed file in place: the new content goes to a temporary file beside it, which then
+/// replaces the original in one rename, so a crash leaves either the old or the new file, never
+/// half of one. A symlink inside the tree is followed and its target rewritten (replacing the
+/// link itself with a regular file would change the repository's layout).
+fn write_fixed(root: &Path, path: &str, content: &str) -> Result<(), Failure> {
+    let failed = |e: std::io::Error| Failure(format!("cannot write the fix of {path}: {e}"));
+    let target = root.join(path).canonicalize().map_err(failed)?;
+    if !target.starts_with(root.canonicalize().map_err(failed)?) {
+        return Err(Failure(format!(
+            "{path} resolves outside {}; not fixed",
+            root.display()
+        )));
+    }
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.nautes-lint-{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let permissions = std::fs::metadata(&target)?.permissions();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(content.as_bytes())?;
+        f.set_permissions(permissions)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        failed(e)
+    })
+}
+
+/// Files above which a check shows a progress bar (below it, a check takes well under a second).
+pub const PROGRESS_MIN_FILES: usize = 2_000;
+
+/// A progress bar only for a person watching a long check: stderr is a terminal, not in CI
+/// (`CI` set), not inside a git hook (git sets `GIT_DIR` or `GIT_INDEX_FILE` for hooks), and the
+/// tree is large.
+pub fn progress_wanted(
+    files: usize,
+    stderr_is_terminal: bool,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> bool {
+    stderr_is_terminal
+        && files > PROGRESS_MIN_FILES
+        && ["CI", "GIT_DIR", "GIT_INDEX_FILE"]
+            .iter()
+            .all(|v| env(v).is_none())
+}
+
+fn validate_showing_progress(tree: &dyn crate::tree::Tree, settings: &Settings) -> Report {
+    let files = tree.entries().len();
+    if !progress_wanted(files, std::io::stderr().is_terminal(), |v| {
+        std::env::var_os(v)
+    }) {
+        return crate::validate(tree, None, settings);
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(files as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("checking {pos}/{len} files {wide_bar} {eta}")
+    {
+        bar.set_style(style);
+    }
+    let report = crate::engine::validate_with_progress(
+        tree,
+        None,
+        settings,
+        Some(&|n: usize| bar.inc(n as u64)),
+    );
+    bar.finish_and_clear();
+    report
 }
 
 pub fn exit_code(report: &Report) -> ExitCode {
@@ -230,11 +497,46 @@ fn color_wanted() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn emit(args: &CheckArgs, report: &Report) -> Result<(), Failure> {
-    let format = args.format.unwrap_or(Format::Human);
-    let to_file = args.output.is_some();
-    let body = match format {
+/// Renders the report once per target. When every report goes to a file, the one-line summary
+/// goes to standard output; when a machine-readable report holds standard output, the summary
+/// goes to standard error instead, so the terminal (or the CI log) still shows the result.
+fn emit(targets: &[Target], stdout_free: bool, report: &Report) -> Result<(), Failure> {
+    let mut stdout_body = None;
+    for t in targets {
+        let to_file = t.file.is_some();
+        let body = render(t.format, report, to_file);
+        match &t.file {
+            Some(path) => {
+                std::fs::write(path, body)
+                    .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+            }
+            None if stdout_free => stdout_body = Some((t.format, body)),
+            None => {}
+        }
+    }
+    let summary = render::human::summary(report);
+    match stdout_body {
+        Some((format, body)) => {
+            print(&body)?;
+            if format != Format::Human && targets.len() > 1 {
+                eprint!("{summary}");
+            }
+        }
+        None if stdout_free => {
+            print(&summary)?;
+        }
+        None => eprint!("{summary}"),
+    }
+    Ok(())
+}
+
+/// One format of the report.
+pub fn render(format: Format, report: &Report, to_file: bool) -> String {
+    match format {
         Format::Json => render::json::render(report),
+        Format::Sarif => render::sarif::render(report),
+        Format::Junit => render::junit::render(report),
+        Format::Gitlab => render::gitlab::render(report),
         Format::Human => {
             let width = if to_file { 100 } else { terminal_width() };
             render::human::render(
@@ -245,17 +547,7 @@ fn emit(args: &CheckArgs, report: &Report) -> Result<(), Failure> {
                 },
             )
         }
-    };
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, body).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-            print(&render::human::summary(report))?;
-        }
-        None => {
-            print(&body)?;
-        }
     }
-    Ok(())
 }
 
 fn terminal_width() -> usize {

@@ -16,7 +16,17 @@
 //!
 //! ## How to fix
 //! `destination: {environment: env-dev}` (the namespaces default to the runtime's name).
-//! `nautes-lint check --fix` rewrites it, keeping the file's block or flow style.
+//! `nautes-lint check --fix` rewrites it in the style of the mapping around it, editing only
+//! the value: in a block mapping the value becomes a nested mapping one indentation step deeper,
+//!
+//! ```yaml
+//! spec:
+//!   destination:
+//!     environment: env-dev
+//! ```
+//!
+//! and in a flow mapping (`spec: {destination: env-dev}`) the flow mapping
+//! `{environment: env-dev}`. Quotes around the value, comments and CRLF line ends are kept.
 
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::{Finding, Severity};

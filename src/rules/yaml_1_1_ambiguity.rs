@@ -14,7 +14,9 @@
 //! ```
 //!
 //! ## How to fix
-//! Quote the value: `envType: "yes"`.
+//! Quote the value: `envType: "yes"`. `nautes-lint check --fix` does it: it wraps the plain
+//! scalar in double quotes and touches nothing else, so the cluster reads the same string this
+//! tool (and the schema) already reads.
 
 use super::{FileCtx, Rule, RuleMeta};
 use crate::diagnostic::Finding;
@@ -26,7 +28,8 @@ super::meta!(
     "yaml-1.1-ambiguity",
     Warning,
     Tree,
-    "a plain scalar in a string field that YAML 1.1 reads as a bool or number"
+    "a plain scalar in a string field that YAML 1.1 reads as a bool or number",
+    true
 );
 
 impl Rule for Check {

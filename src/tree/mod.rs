@@ -6,9 +6,11 @@
 
 mod fs;
 mod memory;
+mod overlay;
 
 pub use fs::FsTree;
 pub use memory::MemoryTree;
+pub use overlay::Overlay;
 
 /// Files larger than this are not parsed (`unreadable-file`). etcd refuses objects over 1.5 MiB,
 /// so no real Nautes resource comes near it; the limit bounds the memory one file can take.

@@ -1,0 +1,429 @@
+//! Safe fixes: byte-range edits computed from findings, applied to the original text.
+//!
+//! A fix replaces only the bytes of the offending node, so comments, key order, quoting and
+//! layout everywhere else stay exactly as they were. Like the core, this module does no I/O: the
+//! command line reads the files, asks for [`edits`], [`apply`]s them, writes the result
+//! atomically and checks again.
+//!
+//! Each fix re-parses the file and finds the node by the finding's JSON pointer, then refuses to
+//! act when anything is not as the finding described (the span moved because the file changed
+//! since, the node is an alias, the key is written in a form we do not rewrite): a fix that is
+//! not certain is not made.
+//!
+//! Fixable rules (their `meta!` says `fixable`, their documentation says how):
+//! - `dr-legacy-destination`: the string becomes `{environment: <value>}` in the style of the
+//!   mapping around it. In a block mapping the value moves to a nested block mapping one
+//!   indentation step deeper (`destination:` / `    environment: env-dev`), the step being the
+//!   file's own (the distance between `spec:` and its keys); in a flow mapping it becomes the flow
+//!   mapping `{environment: env-dev}`. The value keeps its quoting; a CRLF file gets CRLF.
+//! - `yaml-1.1-ambiguity`: the plain scalar is double-quoted (`yes` -> `"yes"`), so YAML 1.1 and
+//!   1.2 both read the string this tool already reads.
+
+use crate::diagnostic::Diagnostic;
+use crate::engine::Report;
+use crate::tree::Tree;
+use crate::yaml::{self, Node, NodeKind, Span, Style};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Replace `range` (bytes of the file as read, byte-order mark included) with `replacement`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub path: Arc<str>,
+    pub range: Range<usize>,
+    pub replacement: String,
+    /// The rule whose finding this edit fixes.
+    pub rule: &'static str,
+}
+
+/// One file's fixes: its tree entry, old and new content, and the rules fixed.
+#[derive(Debug, Clone)]
+pub struct FileFix {
+    pub index: usize,
+    pub path: Arc<str>,
+    pub old: String,
+    pub new: String,
+    pub edits: Vec<Edit>,
+}
+
+/// The fixes for every fixable finding of `report`, a checked `tree`. Files whose fixes change
+/// nothing (or that cannot be read as text any more) are left out.
+pub fn plan(tree: &dyn Tree, report: &Report) -> Vec<FileFix> {
+    let mut by_path: BTreeMap<&Arc<str>, Vec<&Diagnostic>> = BTreeMap::new();
+    for d in report.diagnostics.iter().filter(|d| fixable(d.rule)) {
+        by_path.entry(&d.path).or_default().push(d);
+    }
+    let entries = tree.entries();
+    by_path
+        .into_iter()
+        .filter_map(|(path, diags)| {
+            let index = entries
+                .binary_search_by(|e| e.path.as_str().cmp(path))
+                .ok()?;
+            let old = String::from_utf8(tree.read(index).ok()?).ok()?;
+            let edits = edits(path, &old, &diags);
+            let new = apply(&old, &edits);
+            (new != old).then(|| FileFix {
+                index,
+                path: path.clone(),
+                old,
+                new,
+                edits,
+            })
+        })
+        .collect()
+}
+
+/// Whether `--fix` can repair findings of `rule`.
+pub fn fixable(rule: &str) -> bool {
+    crate::rules::find(rule).is_some_and(|r| r.meta().fixable)
+}
+
+/// The edits that fix the fixable `diags` of one file whose content is `text`. Findings that
+/// cannot be fixed with certainty get no edit. The edits do not overlap and are sorted.
+pub fn edits(path: &Arc<str>, text: &str, diags: &[&Diagnostic]) -> Vec<Edit> {
+    // Spans count characters of the text without its byte-order mark (the engine strips it).
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let bom = text.len() - body.len();
+    let parsed = yaml::parse(body);
+    // The engine checks the first document of a file; so do we.
+    let Some(root) = parsed.documents.first().map(|d| &d.root) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Edit> = diags
+        .iter()
+        .filter(|d| *d.path == **path)
+        .filter_map(|d| {
+            let (range, replacement) = match d.rule {
+                "dr-legacy-destination" => legacy_destination(body, root, d)?,
+                "yaml-1.1-ambiguity" => quote_scalar(body, root, d)?,
+                _ => return None,
+            };
+            Some(Edit {
+                path: path.clone(),
+                range: range.start + bom..range.end + bom,
+                replacement,
+                rule: d.rule,
+            })
+        })
+        .collect();
+    out.sort_by_key(|e| (e.range.start, e.range.end));
+    // Two fixes of one node would fight; keep the first.
+    let mut end = 0;
+    out.retain(|e| {
+        let keep = e.range.start >= end;
+        if keep {
+            end = e.range.end;
+        }
+        keep
+    });
+    out
+}
+
+/// Applies sorted, non-overlapping edits (as [`edits`] returns them) to `text`.
+pub fn apply(text: &str, edits: &[Edit]) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for e in edits {
+        if e.range.start < at || e.range.end > text.len() {
+            continue;
+        }
+        out.push_str(&text[at..e.range.start]);
+        out.push_str(&e.replacement);
+        at = e.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// A unified diff of one file, `a/PATH` -> `b/PATH`, empty when nothing changed.
+pub fn diff(path: &str, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let mut s = similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .to_string();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// The node a pointer names, with the mapping that holds it and the key that introduces it.
+struct Located<'a> {
+    node: &'a Node,
+    parent: Option<&'a Node>,
+    key_span: Option<Span>,
+    /// The key span of the parent, when the parent is itself a mapping value.
+    parent_key_span: Option<Span>,
+}
+
+fn locate<'a>(root: &'a Node, pointer: &str) -> Option<Located<'a>> {
+    let mut loc = Located {
+        node: root,
+        parent: None,
+        key_span: None,
+        parent_key_span: None,
+    };
+    if pointer.is_empty() {
+        return Some(loc);
+    }
+    for raw in pointer.strip_prefix('/')?.split('/') {
+        let token = raw.replace("~1", "/").replace("~0", "~");
+        let (next, key_span) = match &loc.node.kind {
+            NodeKind::Map(entries) => {
+                let e = entries.iter().rev().find(|e| e.key == token)?;
+                (&e.value, Some(e.key_span))
+            }
+            NodeKind::Seq(items) => (items.get(token.parse::<usize>().ok()?)?, None),
+            NodeKind::Scalar { .. } => return None,
+        };
+        loc = Located {
+            node: next,
+            parent: Some(loc.node),
+            parent_key_span: loc.key_span,
+            key_span,
+        };
+    }
+    Some(loc)
+}
+
+fn byte_range(text: &str, span: Span) -> Range<usize> {
+    let (s, e) = span.char_range();
+    yaml::char_to_byte(text, s)..yaml::char_to_byte(text, e)
+}
+
+/// The single-line plain or quoted scalar the finding points at, with its byte range, after
+/// checking that the file still says what the finding saw.
+fn scalar_at<'a>(
+    text: &'a str,
+    root: &'a Node,
+    d: &Diagnostic,
+) -> Option<(Located<'a>, Range<usize>, Style)> {
+    let loc = locate(root, &d.pointer)?;
+    let NodeKind::Scalar { style, .. } = &loc.node.kind else {
+        return None;
+    };
+    let style = *style;
+    // A stale finding (the file changed), or an alias whose span is the `*name`: leave it.
+    if loc.node.span != d.span || loc.node.span.start.line != loc.node.span.end.line {
+        return None;
+    }
+    let range = byte_range(text, loc.node.span);
+    let src = text.get(range.clone())?;
+    if src.is_empty() || src.starts_with(['*', '&', '!']) {
+        return None;
+    }
+    Some((loc, range, style))
+}
+
+/// `destination: env-dev` -> `{environment: env-dev}` in the mapping's own style.
+fn legacy_destination(text: &str, root: &Node, d: &Diagnostic) -> Option<(Range<usize>, String)> {
+    let (loc, range, style) = scalar_at(text, root, d)?;
+    if style == Style::Block {
+        return None;
+    }
+    let value = &text[range.clone()];
+    let parent = loc.parent?;
+    let key_span = loc.key_span?;
+    let parent_start = yaml::char_to_byte(text, parent.span.start.index as usize);
+    if text[parent_start..].starts_with('{') {
+        return Some((range, format!("{{environment: {value}}}")));
+    }
+    // Block style: from just after `destination:` to the end of the value, so no space is left
+    // dangling at the end of the key's line; a comment after the value stays after it.
+    let key_end = yaml::char_to_byte(text, key_span.end.index as usize);
+    let between = text.get(key_end..range.start)?;
+    let colon = between.find(':')?;
+    let (before, after) = (&between[..colon], &between[colon + 1..]);
+    if !before.chars().all(|c| c == ' ' || c == '\t') || !after.chars().all(char::is_whitespace) {
+        return None;
+    }
+    let key_col = key_span.start.col as usize;
+    let step = loc
+        .parent_key_span
+        .map(|p| key_col.saturating_sub(p.start.col as usize))
+        .filter(|s| *s > 0)
+        .unwrap_or(2);
+    let newline = if line_ends_with_crlf(text, key_end) {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let indent = " ".repeat(key_col + step);
+    Some((
+        key_end + colon + 1..range.end,
+        format!("{newline}{indent}environment: {value}"),
+    ))
+}
+
+fn line_ends_with_crlf(text: &str, from: usize) -> bool {
+    text[from..]
+        .find('\n')
+        .is_some_and(|nl| nl > 0 && text.as_bytes()[from + nl - 1] == b'\r')
+}
+
+/// `envType: yes` -> `envType: "yes"`.
+fn quote_scalar(text: &str, root: &Node, d: &Diagnostic) -> Option<(Range<usize>, String)> {
+    let (_, range, style) = scalar_at(text, root, d)?;
+    if style != Style::Plain {
+        return None;
+    }
+    let value = &text[range.clone()];
+    // The values this rule flags are words and numbers; anything that would need escaping is not
+    // what the finding was about.
+    if value.contains(['"', '\\']) || value.chars().any(char::is_control) {
+        return None;
+    }
+    Some((range, format!("\"{value}\"")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::MemoryTree;
+
+    const ENV: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Environment\nmetadata:\n  name: env-dev\nspec:\n  cluster: c1\n  envType: dev\n  product: product-7\n";
+
+    fn dr(spec: &str) -> String {
+        format!(
+            "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: DeploymentRuntime\nmetadata:\n  name: dr-dev\n{spec}"
+        )
+    }
+
+    /// Checks `text` as `runtimes/dr-dev.yaml` beside an environment, fixes it, and returns the
+    /// fixed text with the rules that still fire on it.
+    fn fix(text: &str) -> (String, Vec<&'static str>) {
+        let check = |t: &str| {
+            let tree = MemoryTree::new([
+                ("runtimes/dr-dev.yaml", t.as_bytes().to_vec()),
+                ("envs/env-dev.yaml", ENV.as_bytes().to_vec()),
+            ]);
+            crate::validate(&tree, None, &crate::Settings::default())
+        };
+        let report = check(text);
+        let path: Arc<str> = Arc::from("runtimes/dr-dev.yaml");
+        let diags: Vec<&Diagnostic> = report
+            .diagnostics
+            .iter()
+            .filter(|d| fixable(d.rule))
+            .collect();
+        let fixed = apply(text, &edits(&path, text, &diags));
+        let after = check(&fixed);
+        let rules = after.diagnostics.iter().map(|d| d.rule).collect();
+        (fixed, rules)
+    }
+
+    #[test]
+    fn block_destination_becomes_a_nested_mapping() {
+        let text = dr(
+            "spec:\n  destination: env-dev   # the old form\n  manifestSource:\n    codeRepo: repo-42\n",
+        );
+        let (fixed, rules) = fix(&text);
+        assert!(
+            fixed.contains(
+                "  destination:\n    environment: env-dev   # the old form\n  manifestSource:"
+            ),
+            "{fixed}"
+        );
+        assert!(!rules.contains(&"dr-legacy-destination"), "{rules:?}");
+        assert_eq!(fix(&fixed).0, fixed, "idempotent");
+    }
+
+    #[test]
+    fn indentation_step_is_the_files_own() {
+        let text = dr("spec:\n    destination: 'env-dev'\n    product: product-7\n");
+        let (fixed, _) = fix(&text);
+        assert!(
+            fixed.contains("    destination:\n        environment: 'env-dev'\n    product:"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn flow_destination_stays_flow() {
+        let text = dr("spec: {destination: env-dev, product: product-7}\n");
+        let (fixed, rules) = fix(&text);
+        assert!(
+            fixed.ends_with("spec: {destination: {environment: env-dev}, product: product-7}\n"),
+            "{fixed}"
+        );
+        assert!(!rules.contains(&"dr-legacy-destination"), "{rules:?}");
+    }
+
+    #[test]
+    fn crlf_and_multibyte_text_are_kept() {
+        let text =
+            dr("# é日本 ünïcode\nspec:\n  destination: env-dev # «alt»\n  product: product-7\n")
+                .replace('\n', "\r\n");
+        let (fixed, rules) = fix(&text);
+        assert!(
+            fixed.contains("  destination:\r\n    environment: env-dev # «alt»\r\n"),
+            "{fixed:?}"
+        );
+        assert!(
+            !fixed.replace("\r\n", "").contains('\n'),
+            "only CRLF line ends"
+        );
+        assert!(!rules.contains(&"dr-legacy-destination"), "{rules:?}");
+    }
+
+    #[test]
+    fn byte_order_mark_is_accounted_for() {
+        let text = format!("\u{feff}{}", dr("spec:\n  destination: env-dev\n"));
+        let (fixed, _) = fix(&text);
+        assert!(fixed.starts_with('\u{feff}'));
+        assert!(
+            fixed.ends_with("  destination:\n    environment: env-dev\n"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn yaml11_ambiguity_is_quoted() {
+        let env = ENV.replace("envType: dev", "envType: yes # sure");
+        let tree_text = env.clone();
+        let tree = MemoryTree::new([("envs/env-dev.yaml", tree_text.as_bytes().to_vec())]);
+        let report = crate::validate(&tree, None, &crate::Settings::default());
+        let diags: Vec<&Diagnostic> = report
+            .diagnostics
+            .iter()
+            .filter(|d| fixable(d.rule))
+            .collect();
+        assert_eq!(diags.len(), 1, "{:?}", report.diagnostics);
+        let path: Arc<str> = Arc::from("envs/env-dev.yaml");
+        let fixed = apply(&env, &edits(&path, &env, &diags));
+        assert_eq!(
+            fixed,
+            ENV.replace("envType: dev", "envType: \"yes\" # sure")
+        );
+    }
+
+    #[test]
+    fn stale_findings_are_left_alone() {
+        let text = dr("spec:\n  destination: env-dev\n");
+        let tree = MemoryTree::new([("runtimes/dr-dev.yaml", text.as_bytes().to_vec())]);
+        let report = crate::validate(&tree, None, &crate::Settings::default());
+        let diags: Vec<&Diagnostic> = report
+            .diagnostics
+            .iter()
+            .filter(|d| fixable(d.rule))
+            .collect();
+        assert!(!diags.is_empty());
+        let changed = text.replace("spec:\n", "# a new line\nspec:\n");
+        let path: Arc<str> = Arc::from("runtimes/dr-dev.yaml");
+        assert!(edits(&path, &changed, &diags).is_empty());
+    }
+
+    #[test]
+    fn diff_is_unified() {
+        let d = diff("a.yaml", "x: 1\ny: 2\n", "x: 1\ny: 3\n");
+        assert!(d.starts_with("--- a/a.yaml\n+++ b/a.yaml\n@@"), "{d}");
+        assert!(d.contains("-y: 2\n+y: 3\n"), "{d}");
+        assert_eq!(diff("a", "same", "same"), "");
+    }
+}

@@ -1,0 +1,509 @@
+//! The CI report formats (SARIF, JUnit, GitLab Code Quality) on every invalid fixture, several
+//! reports from one run, and the GitLab CI template.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
+    // No progress bar, no colour, whatever the environment of the test run.
+    c.env("CI", "true").env("NO_COLOR", "1");
+    c
+}
+
+fn fixtures() -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid");
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+        .expect("fixtures/invalid exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| {
+            let id = p.file_name().unwrap().to_string_lossy().into_owned();
+            (id, p)
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 40, "the fixtures are there");
+    out
+}
+
+/// Runs `check .` in `dir` (so paths in the report are relative, as in CI) with `args`.
+fn check(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = bin()
+        .current_dir(dir)
+        .arg("check")
+        .arg(".")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let code = out.status.code().expect("exited");
+    assert!(
+        code == 0 || code == 1,
+        "{}: exit {code}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).expect("UTF-8 output"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        code,
+    )
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_str(&check(dir, &["--format", "json"]).0).expect("JSON report")
+}
+
+/// The expected rule and `path:line` of a fixture.
+fn expected(dir: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(dir.join("expected.txt")).expect("expected.txt");
+    let mut parts = text.split_whitespace();
+    (
+        parts.next().expect("rule").to_owned(),
+        parts.next().expect("path:line").to_owned(),
+    )
+}
+
+#[test]
+fn sarif_snapshots_and_schema() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json"),
+    )
+    .expect("the SARIF schema is shipped");
+    // The shipped schema's `language` pattern (`...[a-zA-Z]{2}]?$`) is not a valid ECMA regex, so
+    // the draft-07 meta-schema rejects the schema itself. The OASIS errata replaced it with the
+    // pattern below; the file stays as published and the erratum is applied here.
+    const BAD_PATTERN: &str = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    assert_eq!(text.matches(BAD_PATTERN).count(), 2, "the known erratum");
+    let text = text.replace(BAD_PATTERN, r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#);
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let validator = jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the SARIF schema compiles");
+    for (id, dir) in fixtures() {
+        let (out, _, code) = check(&dir, &["--format", "sarif"]);
+        let sarif: Value = serde_json::from_str(&out).expect("SARIF is JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&sarif)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{id}: {errors:#?}");
+
+        let run = &sarif["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(
+            code == 1,
+            results.iter().any(|r| r["level"] == "error"),
+            "{id}"
+        );
+        for r in results {
+            let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+            assert_eq!(rule["id"], r["ruleId"], "{id}");
+            let region = &r["locations"][0]["physicalLocation"]["region"];
+            for k in ["startLine", "startColumn", "endLine", "endColumn"] {
+                assert!(region[k].as_u64().unwrap() >= 1, "{id}: {k} is 1-based");
+            }
+            let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap();
+            assert!(
+                !uri.starts_with('/') && !uri.starts_with("./"),
+                "{id}: {uri}"
+            );
+            assert!(
+                uri.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b)),
+                "{id}: {uri} is a relative URI reference"
+            );
+            assert!(r["partialFingerprints"]["nautesLint/v1"].is_string());
+        }
+        // The fixture's own finding is there, where expected.txt says.
+        let (rule, at) = expected(&dir);
+        assert!(
+            results.iter().any(|r| {
+                let loc = &r["locations"][0]["physicalLocation"];
+                r["ruleId"] == rule.as_str()
+                    && format!(
+                        "{}:{}",
+                        loc["artifactLocation"]["uri"].as_str().unwrap(),
+                        loc["region"]["startLine"]
+                    ) == at
+            }),
+            "{id}: no {rule} at {at}"
+        );
+        // Help texts are the rule documentation; the snapshot shows where they go, not their text.
+        let mut shown = sarif.clone();
+        for rule in shown["runs"][0]["tool"]["driver"]["rules"]
+            .as_array_mut()
+            .unwrap()
+        {
+            let doc = nautes_lint::rules::doc(rule["id"].as_str().unwrap()).unwrap();
+            assert_eq!(rule["help"]["text"], doc);
+            assert_eq!(rule["help"]["markdown"], doc);
+            rule["help"] = serde_json::json!({"text": "<rules::doc>", "markdown": "<rules::doc>"});
+        }
+        let text = serde_json::to_string_pretty(&shown)
+            .unwrap()
+            .replace(env!("CARGO_PKG_VERSION"), "<version>");
+        insta::assert_snapshot!(format!("sarif__{id}"), text);
+    }
+}
+
+#[test]
+fn junit_snapshots_and_parse() {
+    for (id, dir) in fixtures() {
+        let (xml, _, _) = check(&dir, &["--format", "junit"]);
+        let json = report(&dir);
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+        assert_eq!(suites.len(), 1, "{id}: one test suite");
+        let suite = suites[0];
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(
+            cases.len() as u64,
+            json["summary"]["files"].as_u64().unwrap(),
+            "{id}: one test case per checked file"
+        );
+        assert_eq!(
+            suite.attribute("tests"),
+            Some(cases.len().to_string().as_str())
+        );
+        let names: HashSet<&str> = cases.iter().filter_map(|c| c.attribute("name")).collect();
+        assert_eq!(names.len(), cases.len(), "{id}: test case names are unique");
+        let failures: Vec<_> = cases
+            .iter()
+            .flat_map(|c| c.children().filter(|n| n.has_tag_name("failure")))
+            .collect();
+        assert_eq!(
+            failures.len() as u64,
+            json["summary"]["errors"].as_u64().unwrap(),
+            "{id}: one failure per error"
+        );
+        let failed_cases = cases
+            .iter()
+            .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+            .count();
+        assert_eq!(
+            suite.attribute("failures"),
+            Some(failed_cases.to_string().as_str())
+        );
+        // Each error's location is in the text of its failure.
+        for d in json["diagnostics"].as_array().unwrap() {
+            if d["severity"] != "error" {
+                continue;
+            }
+            let at = format!(
+                "{}:{}:{}: error[{}]",
+                d["path"].as_str().unwrap(),
+                d["line"],
+                d["column"],
+                d["rule"].as_str().unwrap()
+            );
+            assert!(
+                failures
+                    .iter()
+                    .any(|f| f.text().is_some_and(|t| t.starts_with(&at))),
+                "{id}: no failure starts with {at}"
+            );
+        }
+        insta::assert_snapshot!(format!("junit__{id}"), xml);
+    }
+}
+
+fn code_quality(dir: &Path) -> Vec<Value> {
+    let (out, _, _) = check(dir, &["--format", "gitlab"]);
+    assert!(out.starts_with('['), "no byte-order mark, a JSON array");
+    serde_json::from_str::<Value>(&out)
+        .expect("Code Quality is JSON")
+        .as_array()
+        .expect("an array")
+        .clone()
+}
+
+#[test]
+fn gitlab_snapshots_and_fields() {
+    for (id, dir) in fixtures() {
+        let issues = code_quality(&dir);
+        let json = report(&dir);
+        assert_eq!(issues.len(), json["diagnostics"].as_array().unwrap().len());
+        for (i, d) in issues.iter().zip(json["diagnostics"].as_array().unwrap()) {
+            assert!(i["description"].as_str().is_some_and(|s| !s.is_empty()));
+            assert_eq!(i["check_name"], d["rule"]);
+            let expected = if d["severity"] == "error" {
+                "major"
+            } else {
+                "minor"
+            };
+            assert_eq!(i["severity"], expected, "{id}");
+            assert_eq!(i["location"]["path"], d["path"]);
+            assert_eq!(i["location"]["lines"]["begin"], d["line"]);
+        }
+        let (out, _, _) = check(&dir, &["--format", "gitlab"]);
+        insta::assert_snapshot!(format!("gitlab__{id}"), out);
+    }
+}
+
+#[test]
+fn code_quality_fingerprints_are_unique_and_stable() {
+    let mut all = HashSet::new();
+    for (id, dir) in fixtures() {
+        let first: Vec<Value> = code_quality(&dir)
+            .iter()
+            .map(|i| i["fingerprint"].clone())
+            .collect();
+        let second: Vec<Value> = code_quality(&dir)
+            .iter()
+            .map(|i| i["fingerprint"].clone())
+            .collect();
+        assert_eq!(first, second, "{id}: stable across runs");
+        let unique: HashSet<String> = first.iter().map(|f| f.to_string()).collect();
+        assert_eq!(unique.len(), first.len(), "{id}: unique in a report");
+        for f in unique {
+            all.insert((id.clone(), f));
+        }
+    }
+    assert!(!all.is_empty());
+}
+
+/// A copy of a fixture in a temporary folder, to edit.
+fn copy_fixture(id: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/invalid")
+            .join(id),
+        tmp.path(),
+    );
+    tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn fingerprints_survive_moved_lines() {
+    let tmp = copy_fixture("dr-environment-not-found");
+    let before = code_quality(tmp.path());
+    let file = tmp.path().join("runtimes/dr-dev.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("# a comment\n# and another\n{text}")).unwrap();
+    let after = code_quality(tmp.path());
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["fingerprint"], a["fingerprint"]);
+        assert_eq!(
+            a["location"]["lines"]["begin"].as_u64().unwrap(),
+            b["location"]["lines"]["begin"].as_u64().unwrap() + 2
+        );
+    }
+}
+
+#[test]
+fn several_reports_from_one_run() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid/dr-environment-not-found");
+    let out = tempfile::tempdir().unwrap();
+    let gl = out.path().join("gl-code-quality-report.json");
+    let junit = out.path().join("junit.xml");
+    let sarif = out.path().join("report.sarif");
+    let run = bin()
+        .current_dir(&dir)
+        .args([
+            "check", ".", "--format", "human", "--format", "gitlab", "--output",
+        ])
+        .arg(&gl)
+        .args(["--format", "junit", "--output"])
+        .arg(&junit)
+        .args(["--output"])
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    // `--output` twice after one `--format` is a usage error, not a silent overwrite.
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("no --format before it"));
+
+    let run = bin()
+        .current_dir(&dir)
+        .args([
+            "check", ".", "--format", "human", "--format", "gitlab", "--output",
+        ])
+        .arg(&gl)
+        .args(["--format", "junit", "--output"])
+        .arg(&junit)
+        .args(["--format", "sarif", "--output"])
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "one error in the fixture");
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert!(stdout.contains("dr-environment-not-found"), "{stdout}");
+    assert!(stdout.contains("failed: 1 error, 0 warnings"), "{stdout}");
+    let issues: Value = serde_json::from_str(&std::fs::read_to_string(&gl).unwrap()).unwrap();
+    assert_eq!(issues.as_array().unwrap().len(), 1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    roxmltree::Document::parse(&xml).unwrap();
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 1);
+
+    // All reports to files: the summary still reaches the terminal.
+    let run = bin()
+        .current_dir(&dir)
+        .args(["check", ".", "--output"])
+        .arg(&gl)
+        .args(["--format", "gitlab"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        stdout.starts_with("note:") || stdout.starts_with("failed:"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('['));
+
+    // Two reports without a file: refused, since both would go to standard output.
+    let run = bin()
+        .current_dir(&dir)
+        .args(["check", ".", "--format", "json", "--format", "gitlab"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+}
+
+#[test]
+fn format_and_output_pairing() {
+    use nautes_lint::cli::{CheckArgs, Target, targets};
+    use nautes_lint::render::Format;
+    let args = |formats: &[(usize, Format)], outputs: &[(usize, &str)]| CheckArgs {
+        format: formats.iter().map(|f| f.1).collect(),
+        format_at: formats.iter().map(|f| f.0).collect(),
+        output: outputs.iter().map(|o| PathBuf::from(o.1)).collect(),
+        output_at: outputs.iter().map(|o| o.0).collect(),
+        ..CheckArgs::default()
+    };
+    let t = |format, file: Option<&str>| Target {
+        format,
+        file: file.map(PathBuf::from),
+    };
+    // Nothing given: human to standard output.
+    assert_eq!(targets(&args(&[], &[])).unwrap(), [t(Format::Human, None)]);
+    // One of each pairs in either order.
+    assert_eq!(
+        targets(&args(&[(4, Format::Json)], &[(2, "r.json")])).unwrap(),
+        [t(Format::Json, Some("r.json"))]
+    );
+    // Several: each output belongs to the format before it.
+    assert_eq!(
+        targets(&args(
+            &[(2, Format::Human), (4, Format::Gitlab), (8, Format::Junit)],
+            &[(6, "gl.json"), (10, "junit.xml")]
+        ))
+        .unwrap(),
+        [
+            t(Format::Human, None),
+            t(Format::Gitlab, Some("gl.json")),
+            t(Format::Junit, Some("junit.xml"))
+        ]
+    );
+    // An output before any format, two formats on standard output, one file twice: refused.
+    assert!(targets(&args(&[(4, Format::Json), (6, Format::Sarif)], &[(2, "x")])).is_err());
+    assert!(targets(&args(&[(2, Format::Json), (4, Format::Sarif)], &[])).is_err());
+    assert!(
+        targets(&args(
+            &[(2, Format::Json), (6, Format::Sarif)],
+            &[(4, "x"), (8, "x")]
+        ))
+        .is_err()
+    );
+}
+
+#[test]
+fn progress_only_for_a_person_watching_a_large_check() {
+    use nautes_lint::cli::{PROGRESS_MIN_FILES, progress_wanted};
+    let none = |_: &str| None;
+    let big = PROGRESS_MIN_FILES + 1;
+    assert!(progress_wanted(big, true, none));
+    assert!(
+        !progress_wanted(PROGRESS_MIN_FILES, true, none),
+        "small tree"
+    );
+    assert!(
+        !progress_wanted(big, false, none),
+        "stderr is not a terminal"
+    );
+    for var in ["CI", "GIT_DIR", "GIT_INDEX_FILE"] {
+        assert!(
+            !progress_wanted(big, true, |v| (v == var).then(|| "1".into())),
+            "{var} set"
+        );
+    }
+}
+
+/// The CI template writes the reports it publishes, checks against the merge request's target
+/// branch with the flags the CLI has, and keeps the reports of a failed job.
+#[test]
+fn gitlab_ci_template() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/gitlab-ci.yml"))
+            .expect("ci/gitlab-ci.yml");
+    let parsed = nautes_lint::yaml::parse(&text);
+    assert!(parsed.issues.is_empty(), "{:?}", parsed.issues);
+    let root = &parsed.documents[0].root;
+    let job = root.get("nautes-lint").expect("a nautes-lint job");
+    let artifacts = job.get("artifacts").expect("artifacts");
+    assert_eq!(
+        artifacts.get("when").and_then(|w| w.as_str()),
+        Some("always"),
+        "reports of a failing job are published too"
+    );
+    let reports = artifacts.get("reports").expect("reports");
+    let cq = reports
+        .get("codequality")
+        .and_then(|v| v.as_str())
+        .expect("a codequality report");
+    let junit = reports
+        .get("junit")
+        .and_then(|v| v.as_str())
+        .expect("a junit report");
+    let script: String = job
+        .get("script")
+        .and_then(|s| s.as_seq())
+        .expect("a script")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        script.contains(&format!("--format gitlab --output {cq}")),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!("--format junit --output {junit}")),
+        "{script}"
+    );
+    assert!(script.contains("--base"), "{script}");
+    assert!(script.contains("--new-only"), "{script}");
+    assert!(
+        script.contains("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
+        "{script}"
+    );
+}
