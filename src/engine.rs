@@ -333,7 +333,7 @@ fn finalize(
         .into_iter()
         .filter_map(|f| {
             let meta = rules::find(f.rule)?.meta();
-            let configured = settings.levels.get(f.rule).is_some();
+            let configured = settings.levels.contains_key(f.rule);
             let severity = level_of(settings, f.rule, meta.severity)?;
             // A finding's own severity (unknown fields) yields to an explicit configuration.
             let severity = if configured {
