@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Load benchmark of `nautes-lint serve` on loopback (results: BENCHMARKS.md, "Webhook service").
+#
+#   scripts/bench-serve.sh [RUNTIMES=1000] [EVENTS=200] [DURATION=10s]
+#
+# Part A, accept path: wrk, 2 threads, 64 connections, DURATION, distinct push events; the service
+#   runs with --workers 0 so only the 202 path (auth, parse, group-committed SQLite insert with
+#   synchronous=FULL) is measured. Afterwards the rows in the database are counted: every 202 must
+#   be a stored job.
+# Part B, end to end: EVENTS push events for a generated repository of RUNTIMES DeploymentRuntimes
+#   (examples/generate.rs), served by the fake GitLab (examples/fake_gitlab.rs) on loopback;
+#   measures the time from the first GitLab call to the last success/failed status.
+# Peak memory is the service's VmHWM from /proc. Every run is bounded (wrk -d, a deadline on
+# polling) and talks only to 127.0.0.1.
+set -euo pipefail
+RUNTIMES=${1:-1000}
+EVENTS=${2:-200}
+DURATION=${3:-10s}
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
+cargo build --release --bin nautes-lint --example fake_gitlab --example generate >&2
+BIN=target/release/nautes-lint
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+export BENCH_SECRET=bench-secret
+export NAUTES_LINT_WEBHOOK_SECRET=$BENCH_SECRET NAUTES_LINT_GITLAB_TOKEN=bench-token
+GL_PORT=18181 SVC_PORT=18180
+
+target/release/examples/generate "$WORK/repo" "$RUNTIMES" >&2
+target/release/examples/fake_gitlab "127.0.0.1:$GL_PORT" bench-token "$WORK/repo" 2>"$WORK/gitlab.log" &
+PIDS+=($!)
+
+start_service() { # $1 = database, rest = extra flags
+  local db=$1; shift
+  "$BIN" serve --listen "127.0.0.1:$SVC_PORT" --gitlab-url "http://127.0.0.1:$GL_PORT" \
+    --database "$db" "$@" >"$WORK/service.log" 2>&1 &
+  SVC=$!
+  PIDS+=($SVC)
+  for _ in $(seq 200); do
+    curl -fsS "http://127.0.0.1:$SVC_PORT/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "service did not start" >&2; cat "$WORK/service.log" >&2; exit 1
+}
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+stop_service() { kill -TERM "$SVC"; wait "$SVC" 2>/dev/null || true; }
+
+echo "== machine: $(nproc) cores, $(uname -r), disk of $WORK: $(df --output=source "$WORK" | tail -1)"
+echo "== A: accept path, wrk -t2 -c64 -d$DURATION, --workers 0"
+start_service "$WORK/a.db" --workers 0
+wrk -t2 -c64 -d"$DURATION" --latency -s scripts/wrk-push.lua "http://127.0.0.1:$SVC_PORT/webhook/gitlab" | tee "$WORK/wrk.txt"
+echo "service peak RSS: $(peak_kib "$SVC") KiB"
+stop_service
+echo "jobs stored: $(sqlite3 "$WORK/a.db" 'SELECT COUNT(*) FROM jobs')"
+
+echo "== B: end to end, $EVENTS push events, $RUNTIMES runtimes, default workers (2)"
+start_service "$WORK/b.db" --clusters "$WORK/repo/clusters"
+for i in $(seq "$EVENTS"); do
+  sha=$(printf '%040x' "$((0xe2e000000 + i))")
+  printf '{"object_kind":"push","before":"0000000000000000000000000000000000000000","after":"%s","ref":"refs/heads/b%d","checkout_sha":"%s","project_id":15,"project":{"id":15}}' "$sha" "$i" "$sha"
+  echo
+done > "$WORK/events.jsonl"
+T0=$(date +%s.%N)
+while read -r body; do
+  curl -fsS -o /dev/null -H 'X-Gitlab-Event: Push Hook' -H "X-Gitlab-Token: $BENCH_SECRET" \
+    -H 'Content-Type: application/json' --data "$body" "http://127.0.0.1:$SVC_PORT/webhook/gitlab"
+done < "$WORK/events.jsonl"
+T1=$(date +%s.%N)
+echo "posted $EVENTS events in $(echo "$T1 - $T0" | bc) s"
+deadline=$(( $(date +%s) + 600 ))
+while :; do
+  stats=$(curl -fsS "http://127.0.0.1:$GL_PORT/_stats")
+  done_n=$(echo "$stats" | sed -E 's/.*"final_statuses":([0-9]+).*/\1/')
+  [ "$done_n" -ge "$EVENTS" ] && break
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "timeout: $stats" >&2; exit 1; }
+  sleep 0.2
+done
+secs=$(echo "$stats" | sed -E 's/.*"seconds":([0-9.e-]+).*/\1/')
+echo "results posted: $done_n in $secs s -> $(echo "scale=2; $done_n / $secs" | bc) validations/s"
+echo "service peak RSS: $(peak_kib "$SVC") KiB"
+curl -fsS "http://127.0.0.1:$SVC_PORT/metrics" | grep -E '^nautes_lint_(jobs_total|job_duration_seconds_(sum|count))'
+stop_service
