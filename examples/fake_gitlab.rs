@@ -23,7 +23,11 @@ fn main() -> std::process::ExitCode {
     rt.block_on(async {
         let gl = fake_gitlab::FakeGitLab::start_on(addr, token, false).await;
         let archive = fake_gitlab::tar_gz_of_dir(std::path::Path::new(dir), "repo-x-x");
-        eprintln!("fake GitLab on {} serving {dir} ({} bytes)", gl.url, archive.len());
+        eprintln!(
+            "fake GitLab on {} serving {dir} ({} bytes)",
+            gl.url,
+            archive.len()
+        );
         gl.set_fallback_archive(archive);
         std::future::pending::<()>().await;
     });

@@ -396,9 +396,11 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure(format!("cannot start the async runtime: {e}")))?;
-    runtime
-        .block_on(crate::server::run(config, shutdown_signal()))
-        .map_err(Failure)?;
+    let result = runtime.block_on(crate::server::run(config, shutdown_signal()));
+    // A validation abandoned at the end of the grace period may still run on the blocking pool;
+    // its job is already back in the queue, so do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result.map_err(Failure)?;
     Ok(ExitCode::SUCCESS)
 }
 
