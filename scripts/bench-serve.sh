@@ -4,8 +4,8 @@
 #   scripts/bench-serve.sh [RUNTIMES=1000] [EVENTS=200] [DURATION=10s]
 #
 # Part A, accept path: wrk, 2 threads, 64 connections, DURATION, distinct push events; the service
-#   runs with --workers 0 so only the 202 path (auth, parse, group-committed SQLite insert with
-#   synchronous=FULL) is measured. Afterwards the rows in the database are counted: every 202 must
+#   runs with --workers 0 so only the 202 path (auth, parse, group-committed SQLite insert) is
+#   measured, once with --synchronous full (the default) and once with normal. Afterwards the rows in the database are counted: every 202 must
 #   be a stored job.
 # Part B, end to end: EVENTS push events for a generated repository of RUNTIMES DeploymentRuntimes
 #   (examples/generate.rs), served by the fake GitLab (examples/fake_gitlab.rs) on loopback;
@@ -45,17 +45,20 @@ start_service() { # $1 = database, rest = extra flags
   echo "service did not start" >&2; cat "$WORK/service.log" >&2; exit 1
 }
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 stop_service() { kill -TERM "$SVC"; wait "$SVC" 2>/dev/null || true; }
 
 echo "== machine: $(nproc) cores, $(uname -r), disk of $WORK: $(df --output=source "$WORK" | tail -1)"
-echo "== A: accept path, wrk -t2 -c64 -d$DURATION, --workers 0"
-start_service "$WORK/a.db" --workers 0
-wrk -t2 -c64 -d"$DURATION" --latency -s scripts/wrk-push.lua "http://127.0.0.1:$SVC_PORT/webhook/gitlab" | tee "$WORK/wrk.txt"
-echo "service peak RSS: $(peak_kib "$SVC") KiB"
-stop_service
-echo "jobs stored: $(sqlite3 "$WORK/a.db" 'SELECT COUNT(*) FROM jobs')"
+for SYNC in full normal; do
+  echo "== A: accept path, wrk -t2 -c64 -d$DURATION, --workers 0, --synchronous $SYNC (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  start_service "$WORK/a-$SYNC.db" --workers 0 --synchronous "$SYNC"
+  wrk -t2 -c64 -d"$DURATION" --latency -s scripts/wrk-push.lua "http://127.0.0.1:$SVC_PORT/webhook/gitlab"
+  echo "service peak RSS: $(peak_kib "$SVC") KiB, CPU time: $(cpu_s "$SVC") s"
+  stop_service
+  echo "jobs stored: $(sqlite3 "$WORK/a-$SYNC.db" 'SELECT COUNT(*) FROM jobs')"
+done
 
-echo "== B: end to end, $EVENTS push events, $RUNTIMES runtimes, default workers (2)"
+echo "== B: end to end, $EVENTS push events, $RUNTIMES runtimes, default workers (2) (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 start_service "$WORK/b.db" --clusters "$WORK/repo/clusters"
 for i in $(seq "$EVENTS"); do
   sha=$(printf '%040x' "$((0xe2e000000 + i))")
@@ -79,6 +82,6 @@ while :; do
 done
 secs=$(echo "$stats" | sed -E 's/.*"seconds":([0-9.e-]+).*/\1/')
 echo "results posted: $done_n in $secs s -> $(echo "scale=2; $done_n / $secs" | bc) validations/s"
-echo "service peak RSS: $(peak_kib "$SVC") KiB"
+echo "service peak RSS: $(peak_kib "$SVC") KiB, CPU time: $(cpu_s "$SVC") s"
 curl -fsS "http://127.0.0.1:$SVC_PORT/metrics" | grep -E '^nautes_lint_(jobs_total|job_duration_seconds_(sum|count))'
 stop_service

@@ -919,6 +919,7 @@ async fn in_process_health_readiness_and_metrics() {
         webhook_secret: Secret::new(SECRET),
         signing_token: None,
         database: dir.path().join("sub/q.db"),
+        synchronous: nautes_lint::server::queue::Synchronous::Full,
         clusters: Some(fixture("valid/clusters")),
         workers: 1,
         max_body_bytes: 1 << 20,

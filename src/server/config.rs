@@ -37,6 +37,8 @@ pub struct ServeConfig {
     /// The HMAC signing token (`whsec_...`); when set, `webhook-signature` is required.
     pub signing_token: Option<Secret>,
     pub database: PathBuf,
+    /// The queue's durability; see [`Synchronous`](super::queue::Synchronous).
+    pub synchronous: super::queue::Synchronous,
     pub clusters: Option<PathBuf>,
     /// Jobs validated at the same time. 0 accepts and stores events without processing them.
     pub workers: usize,

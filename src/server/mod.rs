@@ -77,7 +77,8 @@ pub async fn run_on(
         ),
         None => None,
     };
-    let (queue, recovered) = Queue::open(&config.database).map_err(|e| e.to_string())?;
+    let (queue, recovered) =
+        Queue::open_with(&config.database, config.synchronous).map_err(|e| e.to_string())?;
     if recovered > 0 {
         tracing::warn!(
             jobs = recovered,
@@ -318,7 +319,7 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
         Ok(Enqueued::Accepted { id, superseded }) => {
             st.metrics.event(kind, "accepted");
             st.notify.notify_one();
-            tracing::info!(job = id, superseded, "event stored");
+            tracing::debug!(job = id, superseded, "event stored");
             answer(
                 StatusCode::ACCEPTED,
                 json!({"status": "accepted", "job": id}),
