@@ -7,9 +7,11 @@
 #   runs with --workers 0 so only the 202 path (auth, parse, group-committed SQLite insert) is
 #   measured, once with --synchronous full (the default) and once with normal. Afterwards the rows in the database are counted: every 202 must
 #   be a stored job.
-# Part B, end to end: EVENTS push events for a generated repository of RUNTIMES DeploymentRuntimes
-#   (examples/generate.rs), served by the fake GitLab (examples/fake_gitlab.rs) on loopback;
-#   measures the time from the first GitLab call to the last success/failed status.
+# Parts B and C, end to end: EVENTS push events for a generated repository of RUNTIMES
+#   DeploymentRuntimes (examples/generate.rs), served by the fake GitLab (examples/fake_gitlab.rs)
+#   on loopback; measures the time from the first event posted to the last success/failed
+#   status. B: new branches (`before` all zeros, one tree per event); C: pushes with a `before`
+#   (two archives fetched and two trees validated per event, for the new/old classification).
 # Peak memory is the service's VmHWM from /proc. Every run is bounded (wrk -d, a deadline on
 # polling) and talks only to 127.0.0.1.
 set -euo pipefail
@@ -58,30 +60,39 @@ for SYNC in full normal; do
   echo "jobs stored: $(sqlite3 "$WORK/a-$SYNC.db" 'SELECT COUNT(*) FROM jobs')"
 done
 
-echo "== B: end to end, $EVENTS push events, $RUNTIMES runtimes, default workers (2) (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-start_service "$WORK/b.db" --clusters "$WORK/repo/clusters"
-for i in $(seq "$EVENTS"); do
-  sha=$(printf '%040x' "$((0xe2e000000 + i))")
-  printf '{"object_kind":"push","before":"0000000000000000000000000000000000000000","after":"%s","ref":"refs/heads/b%d","checkout_sha":"%s","project_id":15,"project":{"id":15}}' "$sha" "$i" "$sha"
-  echo
-done > "$WORK/events.jsonl"
-T0=$(date +%s.%N)
-while read -r body; do
-  curl -fsS -o /dev/null -H 'X-Gitlab-Event: Push Hook' -H "X-Gitlab-Token: $BENCH_SECRET" \
-    -H 'Content-Type: application/json' --data "$body" "http://127.0.0.1:$SVC_PORT/webhook/gitlab"
-done < "$WORK/events.jsonl"
-T1=$(date +%s.%N)
-echo "posted $EVENTS events in $(echo "$T1 - $T0" | bc) s"
-deadline=$(( $(date +%s) + 600 ))
-while :; do
-  stats=$(curl -fsS "http://127.0.0.1:$GL_PORT/_stats")
-  done_n=$(echo "$stats" | sed -E 's/.*"final_statuses":([0-9]+).*/\1/')
-  [ "$done_n" -ge "$EVENTS" ] && break
-  [ "$(date +%s)" -lt "$deadline" ] || { echo "timeout: $stats" >&2; exit 1; }
-  sleep 0.2
-done
-secs=$(echo "$stats" | sed -E 's/.*"seconds":([0-9.e-]+).*/\1/')
-echo "results posted: $done_n in $secs s -> $(echo "scale=2; $done_n / $secs" | bc) validations/s"
-echo "service peak RSS: $(peak_kib "$SVC") KiB, CPU time: $(cpu_s "$SVC") s"
-curl -fsS "http://127.0.0.1:$SVC_PORT/metrics" | grep -E '^nautes_lint_(jobs_total|job_duration_seconds_(sum|count))'
-stop_service
+end_to_end() { # $1 = label, $2 = database, $3 = before sha
+  echo "== $1: end to end, $EVENTS push events, $RUNTIMES runtimes, default workers (2), before=$3 (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  start_service "$2" --clusters "$WORK/repo/clusters"
+  local base_stats
+  base_stats=$(curl -fsS "http://127.0.0.1:$GL_PORT/_stats" | sed -E 's/.*"final_statuses":([0-9]+).*/\1/')
+  for i in $(seq "$EVENTS"); do
+    sha=$(printf '%040x' "$((0x${1,,}e2e000000 + i))")
+    printf '{"object_kind":"push","before":"%s","after":"%s","ref":"refs/heads/b%d","checkout_sha":"%s","project_id":15,"project":{"id":15}}' "$3" "$sha" "$i" "$sha"
+    echo
+  done > "$WORK/events.jsonl"
+  local t0 t1
+  t0=$(date +%s.%N)
+  while read -r body; do
+    curl -fsS -o /dev/null -H 'X-Gitlab-Event: Push Hook' -H "X-Gitlab-Token: $BENCH_SECRET" \
+      -H 'Content-Type: application/json' --data "$body" "http://127.0.0.1:$SVC_PORT/webhook/gitlab"
+  done < "$WORK/events.jsonl"
+  t1=$(date +%s.%N)
+  echo "posted $EVENTS events in $(echo "$t1 - $t0" | bc) s"
+  local deadline=$(( $(date +%s) + 600 )) done_n stats
+  while :; do
+    stats=$(curl -fsS "http://127.0.0.1:$GL_PORT/_stats")
+    done_n=$(( $(echo "$stats" | sed -E 's/.*"final_statuses":([0-9]+).*/\1/') - base_stats ))
+    [ "$done_n" -ge "$EVENTS" ] && break
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "timeout: $stats" >&2; exit 1; }
+    sleep 0.2
+  done
+  local t2
+  t2=$(date +%s.%N)
+  echo "results posted: $done_n, $(echo "$t2 - $t0" | bc) s after the first event -> $(echo "scale=2; $done_n / ($t2 - $t0)" | bc) events/s end to end"
+  echo "service peak RSS: $(peak_kib "$SVC") KiB, CPU time: $(cpu_s "$SVC") s"
+  curl -fsS "http://127.0.0.1:$SVC_PORT/metrics" | grep -E '^nautes_lint_(jobs_total|job_duration_seconds_(sum|count))'
+  stop_service
+}
+
+end_to_end B "$WORK/b.db" 0000000000000000000000000000000000000000
+end_to_end C "$WORK/c.db" 1111111111111111111111111111111111111111

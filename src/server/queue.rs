@@ -1,7 +1,7 @@
 //! The durable job queue: one SQLite file in WAL mode, owned by one writer thread.
 //!
-//! Durability: `synchronous=FULL`, so a committed job survives a power cut, not only a crash of
-//! the process. GitLab does not re-send a delivery that got a 2xx, so the 202 is a promise that
+//! Durability: `synchronous=FULL` by default ([`Synchronous`]), so a committed job survives a
+//! power cut, not only a crash of the process. GitLab does not re-send a delivery that got a 2xx, so the 202 is a promise that
 //! must outlive the machine. An fsync costs milliseconds; one per request would cap the service
 //! at a few hundred events a second. So the writer thread *group-commits*: it takes every
 //! operation waiting in its channel (up to [`MAX_BATCH`]), runs each in its own savepoint inside
