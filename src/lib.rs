@@ -15,6 +15,7 @@ pub mod model;
 pub mod render;
 pub mod rules;
 pub mod schema;
+pub mod server;
 pub mod suggest;
 pub mod tree;
 pub mod yaml;

@@ -1,0 +1,421 @@
+//! The four GitLab REST calls the service makes, with the retry rules of the issue:
+//! 429 waits for `Retry-After`, 5xx and network errors back off exponentially, any other 4xx is
+//! final. Every call carries the delivery's `X-Gitlab-Event-UUID`, so GitLab can tell the
+//! service's own notes from a user's and no webhook loop starts.
+
+use super::config::{RetryPolicy, Secret};
+use super::metrics::Metrics;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a call failed, and so what the job does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// Worth another try later (5xx, 429, network), after the in-place retries ran out.
+    Transient(String),
+    /// Retrying will not help (401, 403, 404, 422, a body we cannot read).
+    Permanent(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Transient(e) | CallError::Permanent(e) => f.write_str(e),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusState {
+    Pending,
+    Success,
+    Failed,
+}
+
+impl StatusState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Pending => "pending",
+            StatusState::Success => "success",
+            StatusState::Failed => "failed",
+        }
+    }
+}
+
+/// The commit status name the service posts under.
+pub const STATUS_NAME: &str = "nautes-lint";
+
+#[derive(Debug, Deserialize)]
+pub struct Note {
+    pub id: i64,
+    #[serde(default)]
+    pub body: String,
+}
+
+#[derive(Clone)]
+pub struct GitLab {
+    http: reqwest::Client,
+    api: String,
+    token: Secret,
+    retry: RetryPolicy,
+    metrics: Arc<Metrics>,
+}
+
+/// What one attempt of a call produced.
+enum Attempt<T> {
+    Done(T),
+    /// Retry after this long (429 with `Retry-After`), or after the backoff (None).
+    Again(Option<Duration>, String),
+    Final(String),
+}
+
+impl GitLab {
+    pub fn new(
+        base_url: &str,
+        token: Secret,
+        retry: RetryPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Result<GitLab, String> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("nautes-lint/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(GitLab {
+            http,
+            api: format!("{}/api/v4", base_url.trim_end_matches('/')),
+            token,
+            retry,
+            metrics,
+        })
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        event: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .header("PRIVATE-TOKEN", self.token.expose());
+        if let Some(uuid) = event {
+            rb = rb.header("X-Gitlab-Event-UUID", uuid);
+        }
+        rb
+    }
+
+    /// Sends `build()` until it succeeds, a final error, or the attempts run out.
+    async fn call<T, F, Fut>(&self, endpoint: &'static str, mut attempt: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let mut last = String::new();
+        for n in 0..self.retry.call_attempts.max(1) {
+            match attempt().await {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::Final(e) => {
+                    self.metrics.gitlab_error(endpoint, "4xx");
+                    return Err(CallError::Permanent(format!("{endpoint}: {e}")));
+                }
+                Attempt::Again(wait, e) => {
+                    let class = if wait.is_some() {
+                        "429"
+                    } else {
+                        "5xx_or_network"
+                    };
+                    self.metrics.gitlab_error(endpoint, class);
+                    last = e;
+                    if n + 1 < self.retry.call_attempts {
+                        let delay = wait
+                            .unwrap_or_else(|| self.retry.backoff(n))
+                            .min(self.retry.max_delay);
+                        tracing::warn!(endpoint, attempt = n + 1, delay_ms = delay.as_millis() as u64, error = %last, "GitLab call failed; retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+        }
+        Err(CallError::Transient(format!("{endpoint}: {last}")))
+    }
+
+    /// Posts a commit status. Posting a state the status already has is not an error: after a
+    /// crash a job runs again and GitLab answers 400 "Cannot transition status" for the repeat.
+    pub async fn post_status(
+        &self,
+        project: i64,
+        sha: &str,
+        state: StatusState,
+        ref_name: &str,
+        description: &str,
+        event: Option<&str>,
+    ) -> Result<(), CallError> {
+        let body = serde_json::json!({
+            "state": state.as_str(),
+            "name": STATUS_NAME,
+            "ref": ref_name,
+            "description": truncate_chars(description, 255),
+        });
+        let path = format!("/projects/{project}/statuses/{}", enc(sha));
+        self.call("statuses", || async {
+            let resp = self
+                .request(reqwest::Method::POST, &path, event)
+                .json(&body)
+                .send()
+                .await;
+            match classify(resp).await {
+                Ok(_) => Attempt::Done(()),
+                Err(Attempt::Final(e)) if e.contains("Cannot transition status") => {
+                    tracing::info!(
+                        project,
+                        sha,
+                        state = state.as_str(),
+                        "status already in that state"
+                    );
+                    Attempt::Done(())
+                }
+                Err(a) => a.map_never(),
+            }
+        })
+        .await
+    }
+
+    /// The repository at `sha_or_ref` as `.tar.gz`, at most `max_bytes` (read as it streams, so
+    /// an endless body stops at the limit).
+    pub async fn archive(
+        &self,
+        project: i64,
+        sha_or_ref: &str,
+        max_bytes: u64,
+        event: Option<&str>,
+    ) -> Result<Vec<u8>, CallError> {
+        let path = format!(
+            "/projects/{project}/repository/archive.tar.gz?sha={}",
+            enc(sha_or_ref)
+        );
+        self.call("archive", || async {
+            let resp = self
+                .request(reqwest::Method::GET, &path, event)
+                .send()
+                .await;
+            let mut resp = match classify(resp).await {
+                Ok(r) => r,
+                Err(a) => return a.map_never(),
+            };
+            if resp.content_length().is_some_and(|n| n > max_bytes) {
+                return Attempt::Final(format!(
+                    "the archive is over the limit of {max_bytes} bytes"
+                ));
+            }
+            let mut buf = Vec::new();
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(c)) => {
+                        if buf.len() as u64 + c.len() as u64 > max_bytes {
+                            return Attempt::Final(format!(
+                                "the archive is over the limit of {max_bytes} bytes"
+                            ));
+                        }
+                        buf.extend_from_slice(&c);
+                    }
+                    Ok(None) => return Attempt::Done(buf),
+                    Err(e) => return Attempt::Again(None, format!("reading the archive: {e}")),
+                }
+            }
+        })
+        .await
+    }
+
+    /// The first page of an MR's notes, oldest first (the service's note is found by its marker;
+    /// a hundred notes is plenty to find one the service itself posted).
+    pub async fn notes(
+        &self,
+        project: i64,
+        iid: i64,
+        event: Option<&str>,
+    ) -> Result<Vec<Note>, CallError> {
+        let path = format!(
+            "/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at&per_page=100"
+        );
+        self.call("notes", || async {
+            let resp = self
+                .request(reqwest::Method::GET, &path, event)
+                .send()
+                .await;
+            match classify(resp).await {
+                Ok(r) => match r.json::<Vec<Note>>().await {
+                    Ok(v) => Attempt::Done(v),
+                    Err(e) => Attempt::Final(format!("unexpected notes list: {e}")),
+                },
+                Err(a) => a.map_never(),
+            }
+        })
+        .await
+    }
+
+    pub async fn create_note(
+        &self,
+        project: i64,
+        iid: i64,
+        body: &str,
+        event: Option<&str>,
+    ) -> Result<i64, CallError> {
+        let path = format!("/projects/{project}/merge_requests/{iid}/notes");
+        let payload = serde_json::json!({ "body": body });
+        self.call("notes", || async {
+            let resp = self
+                .request(reqwest::Method::POST, &path, event)
+                .json(&payload)
+                .send()
+                .await;
+            match classify(resp).await {
+                Ok(r) => match r.json::<Note>().await {
+                    Ok(n) => Attempt::Done(n.id),
+                    Err(e) => Attempt::Final(format!("unexpected note: {e}")),
+                },
+                Err(a) => a.map_never(),
+            }
+        })
+        .await
+    }
+
+    /// Edits a note. `Ok(false)` when the note is gone (deleted by a user).
+    pub async fn update_note(
+        &self,
+        project: i64,
+        iid: i64,
+        note_id: i64,
+        body: &str,
+        event: Option<&str>,
+    ) -> Result<bool, CallError> {
+        let path = format!("/projects/{project}/merge_requests/{iid}/notes/{note_id}");
+        let payload = serde_json::json!({ "body": body });
+        self.call("notes", || async {
+            let resp = self
+                .request(reqwest::Method::PUT, &path, event)
+                .json(&payload)
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => Attempt::Done(false),
+                other => match classify(other).await {
+                    Ok(_) => Attempt::Done(true),
+                    Err(a) => a.map_never(),
+                },
+            }
+        })
+        .await
+    }
+}
+
+impl Attempt<std::convert::Infallible> {
+    fn map_never<T>(self) -> Attempt<T> {
+        match self {
+            Attempt::Done(n) => match n {},
+            Attempt::Again(w, e) => Attempt::Again(w, e),
+            Attempt::Final(e) => Attempt::Final(e),
+        }
+    }
+}
+
+/// Sorts a response into success, retry or final failure.
+async fn classify(
+    resp: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, Attempt<std::convert::Infallible>> {
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(Attempt::Again(
+                None,
+                format!("network: {}", without_url(&e)),
+            ));
+        }
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    // GitLab's error bodies are short JSON; keep a bounded piece for the log.
+    let body = resp.text().await.unwrap_or_default();
+    let detail = format!(
+        "HTTP {}: {}",
+        status.as_u16(),
+        truncate_chars(body.trim(), 300)
+    );
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        Err(Attempt::Again(
+            Some(retry_after.unwrap_or(Duration::from_secs(1))),
+            detail,
+        ))
+    } else if status.is_server_error() {
+        Err(Attempt::Again(None, detail))
+    } else {
+        Err(Attempt::Final(detail))
+    }
+}
+
+/// reqwest errors print the URL; ours has no secret in it, but keep messages short.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(u.as_str(), "");
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Percent-encodes a path or query value (branch names hold `/`).
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// At most `n` characters, with an ellipsis when cut.
+pub fn truncate_chars(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("abcd", 3), "ab…");
+        assert_eq!(truncate_chars(&"é".repeat(300), 255).chars().count(), 255);
+    }
+
+    #[test]
+    fn encoding_keeps_slashes_out() {
+        assert_eq!(enc("feature/x y"), "feature%2Fx%20y");
+        assert_eq!(enc("da15608"), "da15608");
+    }
+}

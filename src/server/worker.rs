@@ -1,0 +1,475 @@
+//! Workers: take a job, post `pending`, fetch the trees, validate, post the result (and for a
+//! merge request, keep one summary note up to date). Failures are sorted the way the GitLab
+//! client sorts them: transient ones put the job back with a growing delay, permanent ones end
+//! it with a logged reason and, where GitLab still listens, a `failed` status that says why.
+
+use super::archive::{self, Archive};
+use super::config::ServeConfig;
+use super::gitlab::{CallError, GitLab, StatusState, truncate_chars};
+use super::metrics::Metrics;
+use super::queue::{Job, Queue};
+use crate::config::Config;
+use crate::diagnostic::Severity;
+use crate::engine::{Report, Settings};
+use crate::model::Cluster;
+use crate::tree::Tree;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tracing::Instrument;
+
+/// Hidden marker that identifies the service's own note on a merge request.
+pub const NOTE_MARKER: &str = "<!-- nautes-lint -->";
+/// Findings listed in the note at most; the rest are counted.
+const NOTE_MAX_ROWS: usize = 50;
+/// Longest message text in one row of the note.
+const NOTE_MAX_MESSAGE: usize = 300;
+
+pub struct Context {
+    pub config: Arc<ServeConfig>,
+    pub queue: Queue,
+    pub gitlab: GitLab,
+    pub metrics: Arc<Metrics>,
+    pub clusters: Option<HashMap<String, Cluster>>,
+    /// Woken when a job is stored.
+    pub notify: Arc<Notify>,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Failed,
+    /// The tree could not be checked (config error, archive over the limits); a `failed` status
+    /// says why.
+    Unchecked,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// One worker loop. `stop` asks it to take no new job; `abort` to drop the job it runs and put
+/// it back in the queue (the shutdown grace period is over).
+pub async fn run(
+    ctx: Arc<Context>,
+    n: usize,
+    mut stop: watch::Receiver<bool>,
+    abort: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // Register for a wake-up before looking, so a job stored between the look and the wait
+        // is not missed.
+        let notified = ctx.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let job = match ctx.queue.claim().await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(worker = n, error = %e, "cannot take a job from the queue");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        let Some(job) = job else {
+            let wait = ctx
+                .queue
+                .next_due()
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(60));
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        };
+        let span = tracing::info_span!(
+            "job",
+            job = job.id,
+            kind = job.new.kind.as_str(),
+            project = job.new.project_id,
+            sha = %job.new.sha,
+            attempt = job.attempts,
+            delivery = job.new.event_uuid.as_deref().unwrap_or(""),
+        );
+        let started = Instant::now();
+        let mut abort = abort.clone();
+        let result = tokio::select! {
+            r = process(&ctx, &job).instrument(span.clone()) => Some(r),
+            _ = abort.wait_for(|a| *a) => None,
+        };
+        let _g = span.enter();
+        match result {
+            None => {
+                tracing::warn!("shutdown grace period over; job put back in the queue");
+                ctx.metrics.job("requeued", started.elapsed());
+                if let Err(e) = ctx.queue.requeue(job.id).await {
+                    // Still safe: a job left `running` is re-queued at the next start.
+                    tracing::error!(error = %e, "cannot put the job back; it is recovered at the next start");
+                }
+                break;
+            }
+            Some(r) => finish(&ctx, &job, r, started).await,
+        }
+    }
+}
+
+async fn finish(ctx: &Context, job: &Job, result: Result<Outcome, CallError>, started: Instant) {
+    let took = started.elapsed();
+    let stored = match result {
+        Ok(outcome) => {
+            tracing::info!(
+                outcome = outcome.as_str(),
+                ms = took.as_millis() as u64,
+                "job done"
+            );
+            ctx.metrics.job(outcome.as_str(), took);
+            ctx.queue.complete(job.id, outcome.as_str()).await
+        }
+        Err(CallError::Transient(e)) if job.attempts < ctx.config.retry.max_job_attempts => {
+            let delay = ctx.config.retry.backoff(job.attempts);
+            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "GitLab unavailable; job re-queued");
+            ctx.metrics.job("retry", took);
+            ctx.queue.retry_later(job.id, delay, &e).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "job failed; giving up");
+            ctx.metrics.job("error", took);
+            // Tell the commit, if GitLab still takes statuses: nothing ends silently.
+            let _ = ctx
+                .gitlab
+                .post_status(
+                    job.new.project_id,
+                    &job.new.sha,
+                    StatusState::Failed,
+                    &job.new.ref_name,
+                    &format!("nautes-lint could not check this commit: {e}"),
+                    job.new.event_uuid.as_deref(),
+                )
+                .await;
+            ctx.queue.fail(job.id, &e.to_string()).await
+        }
+    };
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "cannot record the job's result; it runs again after a restart");
+    }
+}
+
+/// Fetches and reads one archive on the blocking pool (gunzip and untar are CPU work).
+async fn fetch(
+    ctx: &Context,
+    project: i64,
+    rev: &str,
+    event: Option<&str>,
+) -> Result<Result<Archive, String>, CallError> {
+    let limits = ctx.config.limits;
+    let bytes = ctx
+        .gitlab
+        .archive(project, rev, limits.max_compressed_bytes, event)
+        .await?;
+    let read = tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits))
+        .await
+        .map_err(|e| CallError::Permanent(format!("reading the archive: {e}")))?;
+    Ok(read.map_err(|e| e.to_string()))
+}
+
+async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
+    let j = &job.new;
+    let ev = j.event_uuid.as_deref();
+    let status = |state, description: String| {
+        let gitlab = ctx.gitlab.clone();
+        async move {
+            gitlab
+                .post_status(j.project_id, &j.sha, state, &j.ref_name, &description, ev)
+                .await
+        }
+    };
+    status(
+        StatusState::Pending,
+        "nautes-lint is checking this commit".into(),
+    )
+    .await?;
+
+    let head = match fetch(ctx, j.project_id, &j.sha, ev).await? {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "archive refused");
+            status(
+                StatusState::Failed,
+                format!("nautes-lint could not check this commit: {e}"),
+            )
+            .await?;
+            return Ok(Outcome::Unchecked);
+        }
+    };
+    let base = match &j.base {
+        None => None,
+        Some((project, rev)) => match fetch(ctx, *project, rev, ev).await {
+            Ok(Ok(a)) => Some(a),
+            // A missing or unreadable base only costs the new/old classification.
+            Ok(Err(e)) | Err(CallError::Permanent(e)) => {
+                tracing::warn!(base = %rev, error = %e, "base tree unavailable; every finding counts as new");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+
+    let settings = match settings_for(ctx.clusters.clone(), head.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "invalid repository configuration");
+            status(StatusState::Failed, format!("invalid {e}")).await?;
+            return Ok(Outcome::Unchecked);
+        }
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        let base_tree = base.as_ref().map(|b| &b.tree as &dyn Tree);
+        crate::validate(&head.tree, base_tree, &settings)
+    })
+    .await
+    .map_err(|e| CallError::Permanent(format!("validation stopped: {e}")))?;
+
+    let outcome = if report.errors() > 0 {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    };
+    let state = match outcome {
+        Outcome::Success => StatusState::Success,
+        _ => StatusState::Failed,
+    };
+    if let Some((target, iid)) = j.merge_request {
+        let body = note_body(&report, &j.sha, j.base.as_ref().map(|b| b.1.as_str()));
+        upsert_note(ctx, target, iid, &body, ev).await?;
+    }
+    status(state, describe(&report)).await?;
+    Ok(outcome)
+}
+
+/// Edits the service's note on the merge request, or creates it. The note id is kept in the
+/// database; when it is unknown (a crash right after creating it, a fresh database) the note is
+/// found by its hidden marker, so a merge request never gets a second one.
+async fn upsert_note(
+    ctx: &Context,
+    project: i64,
+    iid: i64,
+    body: &str,
+    ev: Option<&str>,
+) -> Result<(), CallError> {
+    let db = |e: super::queue::QueueError| CallError::Transient(e.to_string());
+    let known = ctx.queue.note_id(project, iid).await.map_err(db)?;
+    let existing = match known {
+        Some(id) => Some(id),
+        None => ctx
+            .gitlab
+            .notes(project, iid, ev)
+            .await?
+            .into_iter()
+            .find(|n| n.body.contains(NOTE_MARKER))
+            .map(|n| n.id),
+    };
+    if let Some(id) = existing {
+        if ctx.gitlab.update_note(project, iid, id, body, ev).await? {
+            if known.is_none() {
+                ctx.queue.set_note_id(project, iid, id).await.map_err(db)?;
+            }
+            return Ok(());
+        }
+        tracing::info!(note = id, "the summary note was deleted; posting a new one");
+    }
+    let id = ctx.gitlab.create_note(project, iid, body, ev).await?;
+    ctx.queue.set_note_id(project, iid, id).await.map_err(db)
+}
+
+/// The service's settings plus the repository's own `.nautes-lint.yaml` (its `clusters` path
+/// means a path on a developer's machine, so the service's inventory is used instead).
+fn settings_for(
+    clusters: Option<HashMap<String, Cluster>>,
+    config: Option<&str>,
+) -> Result<Settings, String> {
+    let cfg = match config {
+        Some(text) => Config::parse(
+            text,
+            std::path::Path::new(crate::config::FILE_NAME),
+            std::path::Path::new("."),
+        )
+        .map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let ignore = if cfg.ignore.is_empty() {
+        None
+    } else {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in &cfg.ignore {
+            b.add(globset::Glob::new(g).map_err(|e| format!("{}: {e}", crate::config::FILE_NAME))?);
+        }
+        Some(
+            b.build()
+                .map_err(|e| format!("{}: {e}", crate::config::FILE_NAME))?,
+        )
+    };
+    Ok(Settings {
+        product: cfg.product,
+        nautes_version: cfg.nautes_version,
+        strict: cfg.strict.unwrap_or(false),
+        levels: cfg.rules,
+        ignore,
+        clusters,
+    })
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The status description: the counts, at most 255 characters.
+pub fn describe(report: &Report) -> String {
+    let (errors, warnings) = (report.errors(), report.warnings());
+    let new = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.new == Some(true))
+        .count();
+    let mut s = if errors == 0 && warnings == 0 {
+        "no findings".to_owned()
+    } else {
+        format!(
+            "{}, {}",
+            plural(errors, "error", "errors"),
+            plural(warnings, "warning", "warnings")
+        )
+    };
+    if report.diagnostics.iter().any(|d| d.new.is_some()) {
+        s.push_str(&format!(" ({new} new)"));
+    }
+    s.push_str(&format!(
+        " in {} and {}",
+        plural(report.files, "file", "files"),
+        plural(report.resources, "resource", "resources")
+    ));
+    truncate_chars(&s, 255)
+}
+
+fn cell(s: &str) -> String {
+    truncate_chars(
+        &s.replace('|', "\\|").replace(['\n', '\r'], " "),
+        NOTE_MAX_MESSAGE,
+    )
+}
+
+/// The summary note: the counts and the findings this merge request adds (all findings when no
+/// base could be read), capped so a broken repository does not produce a megabyte of markdown.
+pub fn note_body(report: &Report, sha: &str, base: Option<&str>) -> String {
+    let short = &sha[..sha.len().min(8)];
+    let compared = report.diagnostics.iter().any(|d| d.new.is_some());
+    let shown: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.new != Some(false))
+        .collect();
+    let mut out = format!(
+        "{NOTE_MARKER}\n### nautes-lint: {}, {}\n\n",
+        plural(report.errors(), "error", "errors"),
+        plural(report.warnings(), "warning", "warnings")
+    );
+    match (compared, base) {
+        (true, Some(b)) => out.push_str(&format!(
+            "Commit `{short}`: {} new compared with `{}`.\n\n",
+            plural(shown.len(), "finding", "findings"),
+            cell(b)
+        )),
+        _ => out.push_str(&format!(
+            "Commit `{short}`: {}.\n\n",
+            plural(shown.len(), "finding", "findings")
+        )),
+    }
+    if !shown.is_empty() {
+        out.push_str("| Location | Rule | Severity | Message |\n|---|---|---|---|\n");
+        for d in shown.iter().take(NOTE_MAX_ROWS) {
+            let (line, _, _, _) = d.line_col();
+            let sev = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            out.push_str(&format!(
+                "| `{}:{line}` | `{}` | {sev} | {} |\n",
+                cell(&d.path),
+                d.rule,
+                cell(&d.message)
+            ));
+        }
+        if shown.len() > NOTE_MAX_ROWS {
+            out.push_str(&format!(
+                "\n…and {} more; run `nautes-lint check` for the full list.\n",
+                shown.len() - NOTE_MAX_ROWS
+            ));
+        }
+    }
+    let old = report.diagnostics.len() - shown.len();
+    if old > 0 {
+        out.push_str(&format!(
+            "\n{} already present in the target branch.\n",
+            plural(old, "finding was", "findings were")
+        ));
+    }
+    out.push_str("\n<sub>Updated on every push by nautes-lint.</sub>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::MemoryTree;
+
+    #[test]
+    fn description_and_note_for_a_broken_tree() {
+        let tree = MemoryTree::new([(
+            "runtimes/dr.yaml",
+            "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: DeploymentRuntime\nmetadata:\n  name: dr\nspec: {}\n",
+        )]);
+        let report = crate::validate(&tree, Some(&MemoryTree::default()), &Settings::default());
+        assert!(report.errors() > 0);
+        let d = describe(&report);
+        assert!(d.contains("new)") && d.chars().count() <= 255, "{d}");
+        let note = note_body(
+            &report,
+            "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+            Some("main"),
+        );
+        assert!(note.starts_with(NOTE_MARKER));
+        assert!(note.contains("`runtimes/dr.yaml:"), "{note}");
+        assert!(note.contains("compared with `main`"), "{note}");
+    }
+
+    #[test]
+    fn clean_tree_says_so() {
+        let report = crate::validate(&MemoryTree::default(), None, &Settings::default());
+        assert!(describe(&report).starts_with("no findings"));
+    }
+
+    #[test]
+    fn repository_config_is_applied_and_errors_reported() {
+        let s = settings_for(None, Some("strict: true\n")).unwrap();
+        assert!(s.strict);
+        let e = settings_for(None, Some("stirct: true\n")).unwrap_err();
+        assert!(e.contains(".nautes-lint.yaml"), "{e}");
+    }
+}

@@ -1,0 +1,978 @@
+//! The webhook service end to end: the real binary (or, for one test, the library function) on
+//! 127.0.0.1 with a real SQLite file, against a fake GitLab that serves archives of fixture trees
+//! and records every call. Waits poll the fake's records with a deadline; nothing sleeps to
+//! synchronise.
+
+#[path = "common/fake_gitlab.rs"]
+mod fake_gitlab;
+
+use fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "test-webhook-secret-6f1d0c";
+const TOKEN: &str = "glpat-test-token-93ab77";
+const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
+const WAIT: Duration = Duration::from_secs(60);
+
+const CLEAN: &str = "cccc111122223333444455556666777788889999";
+const BROKEN: &str = "bbbb111122223333444455556666777788889999";
+const BROKEN2: &str = "bbbb222222223333444455556666777788889999";
+const BASE: &str = "aaaa111122223333444455556666777788889999";
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+fn payload(name: &str) -> serde_json::Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).expect("payload")).expect("json")
+}
+
+fn push(after: &str, before: &str) -> String {
+    let mut v = payload("push.json");
+    v["after"] = after.into();
+    v["checkout_sha"] = if after == ZERO {
+        serde_json::Value::Null
+    } else {
+        after.into()
+    };
+    v["before"] = before.into();
+    v.to_string()
+}
+
+fn merge_request(action: &str, sha: &str, oldrev: Option<&str>) -> String {
+    let mut v = payload("merge_request.json");
+    v["object_attributes"]["action"] = action.into();
+    v["object_attributes"]["last_commit"]["id"] = sha.into();
+    if let Some(o) = oldrev {
+        v["object_attributes"]["oldrev"] = o.into();
+    }
+    v.to_string()
+}
+
+/// A fake GitLab serving the fixture trees under the shas the tests use.
+async fn gitlab() -> FakeGitLab {
+    let gl = FakeGitLab::start(TOKEN).await;
+    let demo = tar_gz_of_dir(&fixture("valid/demo"), "default-project-x-x");
+    gl.add_archive(CLEAN, demo.clone());
+    gl.add_archive(BASE, demo.clone());
+    gl.add_archive("main", demo);
+    gl.add_archive(
+        BROKEN,
+        tar_gz_of_dir(&fixture("invalid/dr-environment-not-found"), "p-b-b"),
+    );
+    gl.add_archive(
+        BROKEN2,
+        tar_gz_of_dir(&fixture("invalid/dr-project-not-found"), "p-b2-b2"),
+    );
+    gl
+}
+
+/// The service binary as a child process, its JSON log lines collected.
+struct Service {
+    child: Child,
+    addr: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service {
+    async fn start(gitlab: &str, db: &Path, extra: &[&str]) -> Service {
+        Self::start_env(gitlab, db, extra, &[]).await
+    }
+
+    async fn start_env(gitlab: &str, db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--gitlab-url", gitlab])
+            .arg("--database")
+            .arg(db)
+            .args(["--retry-base-ms", "50"])
+            .args(extra)
+            .env_remove("NAUTES_LINT_WEBHOOK_SIGNING_TOKEN")
+            .env("NAUTES_LINT_WEBHOOK_SECRET", SECRET)
+            .env("NAUTES_LINT_GITLAB_TOKEN", TOKEN)
+            .env("NAUTES_LINT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the service");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + WAIT;
+        let addr = loop {
+            let found = logs.lock().unwrap().iter().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["message"] == "listening").then(|| v["addr"].as_str().map(str::to_owned))?
+            });
+            if let Some(a) = found {
+                break a;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the service exited with {status}: {:#?}",
+                    logs.lock().unwrap()
+                );
+            }
+            assert!(Instant::now() < deadline, "the service did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        Service { child, addr, logs }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    async fn wait_log(&self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.logs().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?}:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash or an OOM kill.
+    fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -TERM failed");
+    }
+
+    async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the service did not exit:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn assert_no_secrets(&self) {
+        let logs = self.logs();
+        assert!(!logs.contains(SECRET), "the webhook secret was logged");
+        assert!(!logs.contains(TOKEN), "the GitLab token was logged");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+async fn post(
+    svc: &Service,
+    event: &str,
+    body: impl Into<reqwest::Body>,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let mut rb = reqwest::Client::new()
+        .post(svc.url("/webhook/gitlab"))
+        .header("content-type", "application/json")
+        .header("X-Gitlab-Event", event)
+        .body(body);
+    if let Some(t) = token {
+        rb = rb.header("X-Gitlab-Token", t);
+    }
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    let resp = rb.send().await.expect("post");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(text.into()))
+}
+
+fn finals(calls: &[Call], sha: &str) -> usize {
+    calls
+        .iter()
+        .filter(|c| {
+            c.path.ends_with(&format!("/statuses/{sha}"))
+                && c.answered < 300
+                && matches!(c.body["state"].as_str(), Some("success" | "failed"))
+        })
+        .count()
+}
+
+/// (id, state, sha, last_error) of every job, read straight from the SQLite file.
+fn jobs(db: &Path) -> Vec<(i64, String, String, Option<String>)> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open db");
+    let mut st = c
+        .prepare("SELECT id, state, sha, last_error FROM jobs ORDER BY id")
+        .expect("prepare");
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Waits until job `index` (0-based, in insertion order) is in `state`: the final status is
+/// posted a moment before the job's row records it.
+async fn wait_state(db: &Path, index: usize, state: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let j = jobs(db);
+        if j.get(index).is_some_and(|r| r.1 == state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {index} never became {state}: {j:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_tree_gets_pending_then_failed_on_its_sha() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let (code, body) = post(
+        &svc,
+        "Push Hook",
+        push(BROKEN, BASE),
+        Some(SECRET),
+        &[
+            ("X-Gitlab-Event-UUID", "ev-broken-1"),
+            ("Idempotency-Key", "k-1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (202, Some("accepted")),
+        "{body}"
+    );
+    gl.wait_for("the final status", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN), ["pending", "failed"]);
+    for c in gl.statuses(BROKEN) {
+        assert_eq!(c.path, format!("/api/v4/projects/15/statuses/{BROKEN}"));
+        assert_eq!(c.body["name"], "nautes-lint");
+        assert_eq!(c.body["ref"], "main");
+        assert_eq!(c.event_uuid.as_deref(), Some("ev-broken-1"));
+        assert_eq!(c.token.as_deref(), Some(TOKEN));
+    }
+    let last = &gl.statuses(BROKEN)[1];
+    let desc = last.body["description"].as_str().unwrap();
+    assert!(desc.starts_with("1 error, 0 warnings (1 new)"), "{desc}");
+    assert!(desc.chars().count() <= 255);
+    // The head and the push's `before` were both fetched, every call tagged with the event.
+    let archives: Vec<String> = gl
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
+        .map(|c| c.query)
+        .collect();
+    assert_eq!(archives, [format!("sha={BROKEN}"), format!("sha={BASE}")]);
+    assert!(
+        gl.calls()
+            .iter()
+            .all(|c| c.event_uuid.as_deref() == Some("ev-broken-1"))
+    );
+    wait_state(&dir.path().join("q.db"), 0, "done").await;
+    assert_eq!(jobs(&dir.path().join("q.db")).len(), 1);
+    svc.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_tree_gets_success() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let (code, _) = post(&svc, "Push Hook", push(CLEAN, ZERO), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the final status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+    let desc = gl.statuses(CLEAN)[1].body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(desc.starts_with("no findings in 32 files"), "{desc}");
+    // A new branch (`before` all zeros) has no base to fetch.
+    let archive_calls = gl
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("archive.tar.gz"))
+        .count();
+    assert_eq!(archive_calls, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_request_note_is_created_once_then_updated() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let (code, _) = post(
+        &svc,
+        "Merge Request Hook",
+        merge_request("open", BROKEN, None),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let (note_id, first) = notes[0].clone();
+    assert!(first.starts_with("<!-- nautes-lint -->"), "{first}");
+    assert!(first.contains("dr-environment-not-found"), "{first}");
+    assert!(first.contains("compared with `main`"), "{first}");
+    assert!(first.contains("`runtimes/dr-dev.yaml:"), "{first}");
+
+    // A title edit is an `update` without `oldrev`: no code changed, nothing to do.
+    let (code, body) = post(
+        &svc,
+        "Merge Request Hook",
+        merge_request("update", BROKEN, None),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("ignored")));
+
+    // A new commit on the source branch: the same note is edited.
+    let (code, _) = post(
+        &svc,
+        "Merge Request Hook",
+        merge_request("update", BROKEN2, Some(BROKEN)),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
+        .await;
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, note_id);
+    assert!(
+        notes[0].1.contains("dr-project-not-found"),
+        "{}",
+        notes[0].1
+    );
+    let calls = gl.calls();
+    let note_calls = |m: &str| {
+        calls
+            .iter()
+            .filter(|c| c.method == m && c.path.contains("/merge_requests/3/notes"))
+            .count()
+    };
+    assert_eq!(note_calls("POST"), 1);
+    assert_eq!(note_calls("PUT"), 1);
+    // The base of a merge request is its target branch.
+    assert!(calls.iter().any(|c| c.query == "sha=main"));
+    assert_eq!(gl.states(BROKEN2), ["pending", "failed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_or_missing_token_gets_401_and_no_job() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    let (code, body) = post(&svc, "Push Hook", push(BROKEN, BASE), Some("wrong"), &[]).await;
+    assert_eq!(code, 401, "{body}");
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), None, &[]).await;
+    assert_eq!(code, 401);
+    let prefix = &SECRET[..SECRET.len() - 1];
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(prefix), &[]).await;
+    assert_eq!(code, 401);
+    assert!(jobs(&db).is_empty());
+    let metrics = reqwest::get(svc.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"unauthorized\"} 3"),
+        "{metrics}"
+    );
+    assert!(gl.calls().is_empty());
+    svc.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_get_400_with_a_reason() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    let (code, body) = post(&svc, "Push Hook", "{\"object_kind\": ", Some(SECRET), &[]).await;
+    assert_eq!(code, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed body"),
+        "{body}"
+    );
+    let (code, body) = post(
+        &svc,
+        "Push Hook",
+        r#"{"object_kind":"push"}"#,
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("missing field"),
+        "{body}"
+    );
+    let (code, _) = post(&svc, "Push Hook", vec![0xff, 0xfe, 0x00], Some(SECRET), &[]).await;
+    assert_eq!(code, 400);
+    let mut not_sha = payload("push.json");
+    not_sha["after"] = "not-a-sha".into();
+    not_sha["checkout_sha"] = "not-a-sha".into();
+    let (code, _) = post(&svc, "Push Hook", not_sha.to_string(), Some(SECRET), &[]).await;
+    assert_eq!(code, 400);
+    assert!(jobs(&db).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_body_gets_413() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--max-body-bytes", "4096"]).await;
+    let mut big = payload("push.json");
+    big["padding"] = "x".repeat(8192).into();
+    let (code, _) = post(&svc, "Push Hook", big.to_string(), Some(SECRET), &[]).await;
+    assert_eq!(code, 413);
+    // Just under the limit still passes.
+    let (code, _) = post(&svc, "Push Hook", push(CLEAN, ZERO), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    assert_eq!(jobs(&db).len(), 1);
+    let metrics = reqwest::get(svc.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("kind=\"push\",outcome=\"too_large\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_events_are_ignored_with_200() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    let cases = [
+        (
+            "Tag Push Hook",
+            payload("tag_push.json").to_string(),
+            "tag push",
+        ),
+        ("Note Hook", payload("note.json").to_string(), "comment"),
+        (
+            "Merge Request Hook",
+            merge_request("close", BROKEN, None),
+            "merge request action changes no code",
+        ),
+        (
+            "Merge Request Hook",
+            merge_request("approved", BROKEN, None),
+            "merge request action changes no code",
+        ),
+        ("Push Hook", push(ZERO, BROKEN), "branch deleted"),
+        ("Pipeline Hook", "{}".to_owned(), "event not handled"),
+    ];
+    for (event, body, reason) in cases {
+        let (code, answer) = post(&svc, event, body, Some(SECRET), &[]).await;
+        assert_eq!(code, 200, "{event}: {answer}");
+        assert_eq!(answer["status"], "ignored");
+        assert_eq!(answer["reason"], reason);
+    }
+    assert!(jobs(&db).is_empty());
+    assert!(gl.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_deliveries_are_processed_once() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    let body = push(CLEAN, BASE);
+    let (a, first) = post(
+        &svc,
+        "Push Hook",
+        body.clone(),
+        Some(SECRET),
+        &[("Idempotency-Key", "d-1")],
+    )
+    .await;
+    // GitLab re-sends with the same Idempotency-Key.
+    let (b, second) = post(
+        &svc,
+        "Push Hook",
+        body.clone(),
+        Some(SECRET),
+        &[("Idempotency-Key", "d-1")],
+    )
+    .await;
+    // A second hook (another key) for the same project and sha.
+    let (c, third) = post(
+        &svc,
+        "Push Hook",
+        body,
+        Some(SECRET),
+        &[("Idempotency-Key", "d-2")],
+    )
+    .await;
+    assert_eq!((a, b, c), (202, 200, 200));
+    assert_eq!(second["status"], "duplicate");
+    assert_eq!(second["job"], first["job"]);
+    assert_eq!(third["job"], first["job"]);
+    gl.wait_for("the final status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    wait_state(&db, 0, "done").await;
+    assert_eq!(jobs(&db).len(), 1);
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_503_twice_then_200_still_gets_the_status() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    gl.fail_next("POST /api/v4/projects/15/statuses", 503, None);
+    gl.fail_next("POST /api/v4/projects/15/statuses", 503, None);
+    gl.fail_next(
+        "GET /api/v4/projects/15/repository/archive.tar.gz",
+        429,
+        Some(1),
+    );
+    let (code, _) = post(&svc, "Push Hook", push(CLEAN, ZERO), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the final status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+    let calls = gl.calls();
+    let answered = |n: u16| calls.iter().filter(|c| c.answered == n).count();
+    assert_eq!(answered(503), 2);
+    assert_eq!(answered(429), 1);
+    // The 429 (Retry-After: 1) was retried in place, not turned into a failure.
+    let archive: Vec<_> = calls
+        .iter()
+        .filter(|c| c.path.ends_with("archive.tar.gz"))
+        .collect();
+    assert_eq!(archive.len(), 2);
+    let metrics = reqwest::get(svc.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "nautes_lint_gitlab_api_errors_total{endpoint=\"statuses\",class=\"5xx_or_network\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("endpoint=\"archive\",class=\"429\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_4xx_fails_the_job_with_a_reason() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    let unknown = "dddd111122223333444455556666777788889999";
+    let (code, _) = post(&svc, "Push Hook", push(unknown, ZERO), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the failed status", WAIT, |c| finals(c, unknown) == 1)
+        .await;
+    assert_eq!(gl.states(unknown), ["pending", "failed"]);
+    let desc = gl.statuses(unknown)[1].body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        desc.contains("could not check") && desc.contains("404"),
+        "{desc}"
+    );
+    // The failure is recorded and logged, and the archive was asked for once: no retry on 404.
+    wait_state(&db, 0, "failed").await;
+    assert!(jobs(&db)[0].3.as_deref().unwrap().contains("404"));
+    svc.wait_log("job failed; giving up").await;
+    let archive_calls = gl
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("archive.tar.gz"))
+        .count();
+    assert_eq!(archive_calls, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_after_202_then_restart_still_posts_the_status() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    // Archives wait: whatever the worker had done when the kill comes, nothing was finished.
+    gl.hold_archives(true);
+    let mut svc = Service::start(&gl.url, &db, &[]).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    svc.kill();
+    assert_eq!(finals(&gl.calls(), BROKEN), 0);
+    let j = jobs(&db);
+    assert_eq!(j.len(), 1, "the 202 means the job is on disk");
+    assert!(j[0].1 == "queued" || j[0].1 == "running", "{j:?}");
+
+    gl.hold_archives(false);
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    gl.wait_for("the final status after restart", WAIT, |c| {
+        finals(c, BROKEN) == 1
+    })
+    .await;
+    assert_eq!(gl.states(BROKEN).last().map(String::as_str), Some("failed"));
+    wait_state(&db, 0, "done").await;
+    svc.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_job_is_recovered_at_restart() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.hold_archives(true);
+    let mut svc = Service::start(&gl.url, &db, &[]).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("pending", WAIT, |c| {
+        c.iter().any(|c| c.body["state"] == "pending")
+    })
+    .await;
+    svc.kill();
+    assert_eq!(jobs(&db)[0].1, "running");
+
+    gl.hold_archives(false);
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    gl.wait_for("the final status after restart", WAIT, |c| {
+        finals(c, BROKEN) == 1
+    })
+    .await;
+    assert!(svc.logs().contains("back in the queue"), "{}", svc.logs());
+    // pending twice (once per run), one result.
+    assert_eq!(gl.states(BROKEN), ["pending", "pending", "failed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_job_lets_it_finish() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.hold_archives(true);
+    let mut svc = Service::start(&gl.url, &db, &["--shutdown-grace", "30"]).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("pending", WAIT, |c| {
+        c.iter().any(|c| c.body["state"] == "pending")
+    })
+    .await;
+    svc.sigterm();
+    svc.wait_log("shutting down").await;
+    // The job is in flight (its archive download is held); let it go on.
+    gl.hold_archives(false);
+    let status = svc.wait_exit(WAIT).await;
+    assert!(status.success(), "{status}\n{}", svc.logs());
+    assert_eq!(gl.states(BROKEN), ["pending", "failed"]);
+    assert_eq!(jobs(&db)[0].1, "done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_past_the_grace_period_requeues_the_job() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.hold_archives(true);
+    let mut svc = Service::start(&gl.url, &db, &["--shutdown-grace", "0.2"]).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("pending", WAIT, |c| {
+        c.iter().any(|c| c.body["state"] == "pending")
+    })
+    .await;
+    svc.sigterm();
+    let status = svc.wait_exit(WAIT).await;
+    assert!(status.success(), "{status}\n{}", svc.logs());
+    assert!(
+        svc.logs().contains("job put back in the queue"),
+        "{}",
+        svc.logs()
+    );
+    assert_eq!(jobs(&db)[0].1, "queued");
+    assert_eq!(finals(&gl.calls(), BROKEN), 0);
+
+    gl.hold_archives(false);
+    let _svc = Service::start(&gl.url, &db, &[]).await;
+    gl.wait_for("the final status after restart", WAIT, |c| {
+        finals(c, BROKEN) == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_push_supersedes_a_queued_older_one() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    // No workers: jobs stay queued, so the supersede rule is what decides.
+    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    assert_eq!(
+        post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[])
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        post(&svc, "Push Hook", push(CLEAN, BROKEN), Some(SECRET), &[])
+            .await
+            .0,
+        202
+    );
+    let j = jobs(&db);
+    assert_eq!(
+        j.iter()
+            .map(|r| (r.2.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
+        [(BROKEN, "superseded"), (CLEAN, "queued")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_are_checked_when_a_signing_token_is_set() {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let key = b"0123456789abcdef0123456789abcdef";
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let token = format!("whsec_{}", b64.encode(key));
+    let svc = Service::start_env(
+        &gl.url,
+        &db,
+        &["--workers", "0"],
+        &[("NAUTES_LINT_WEBHOOK_SIGNING_TOKEN", &token)],
+    )
+    .await;
+    let body = push(CLEAN, ZERO);
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("msg-1.{ts}.{body}").as_bytes());
+    let sig = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    let signed = [
+        ("webhook-id", "msg-1"),
+        ("webhook-timestamp", ts.as_str()),
+        ("webhook-signature", sig.as_str()),
+    ];
+    // Right token, no signature: refused.
+    assert_eq!(
+        post(&svc, "Push Hook", body.clone(), Some(SECRET), &[])
+            .await
+            .0,
+        401
+    );
+    // Signature of another body: refused.
+    let tampered = body.replace("main", "mainx");
+    assert_eq!(
+        post(&svc, "Push Hook", tampered, Some(SECRET), &signed)
+            .await
+            .0,
+        401
+    );
+    // Signed but a wrong token: refused.
+    assert_eq!(
+        post(&svc, "Push Hook", body.clone(), Some("x"), &signed)
+            .await
+            .0,
+        401
+    );
+    assert!(jobs(&db).is_empty());
+    assert_eq!(
+        post(&svc, "Push Hook", body, Some(SECRET), &signed).await.0,
+        202
+    );
+    assert_eq!(jobs(&db).len(), 1);
+    assert!(!svc.logs().contains(&token), "the signing token was logged");
+}
+
+#[test]
+fn refuses_to_start_without_secrets() {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--gitlab-url",
+            "http://127.0.0.1:9",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("NAUTES_LINT_WEBHOOK_SECRET")
+        .env_remove("NAUTES_LINT_WEBHOOK_SECRET_FILE")
+        .env_remove("NAUTES_LINT_GITLAB_TOKEN")
+        .env_remove("NAUTES_LINT_GITLAB_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NAUTES_LINT_WEBHOOK_SECRET"), "{err}");
+
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--gitlab-url",
+            "http://127.0.0.1:9",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("NAUTES_LINT_WEBHOOK_SECRET", "s")
+        .env_remove("NAUTES_LINT_GITLAB_TOKEN")
+        .env_remove("NAUTES_LINT_GITLAB_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NAUTES_LINT_GITLAB_TOKEN"), "{err}");
+}
+
+/// The library entry point, in-process: health, readiness, metrics, and a clean stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_health_readiness_and_metrics() {
+    use nautes_lint::server::config::*;
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServeConfig {
+        listen: addr,
+        gitlab_url: gl.url.clone(),
+        gitlab_token: Secret::new(TOKEN),
+        webhook_secret: Secret::new(SECRET),
+        signing_token: None,
+        database: dir.path().join("sub/q.db"),
+        synchronous: nautes_lint::server::queue::Synchronous::Full,
+        clusters: Some(fixture("valid/clusters")),
+        workers: 1,
+        max_body_bytes: 1 << 20,
+        limits: ArchiveLimits::default(),
+        retry: RetryPolicy::default(),
+        shutdown_grace: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(nautes_lint::server::run_on(listener, config, async {
+        let _ = stopped.await;
+    }));
+    let base = format!("http://{addr}");
+    let get = |p: &str| {
+        let url = format!("{base}{p}");
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await.0, 200);
+    assert_eq!(get("/readyz").await, (200, "ready\n".to_owned()));
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/webhook/gitlab"))
+        .header("X-Gitlab-Event", "Push Hook")
+        .header("X-Gitlab-Token", SECRET)
+        .body(push(CLEAN, ZERO))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    assert!(resp.headers().contains_key("x-request-id"));
+    gl.wait_for("the final status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    // With the cluster inventory the demo tree is still clean.
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, m) = get("/metrics").await;
+        if m.contains("nautes_lint_jobs_total{outcome=\"success\"} 1") {
+            for name in [
+                "nautes_lint_webhook_events_total{kind=\"push\",outcome=\"accepted\"} 1",
+                "nautes_lint_queue_depth{state=\"queued\"} 0",
+                "nautes_lint_job_duration_seconds_count 1",
+                "# TYPE nautes_lint_gitlab_api_errors_total counter",
+            ] {
+                assert!(m.contains(name), "{name} missing in\n{m}");
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "{m}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
