@@ -1,23 +1,31 @@
 //! "Did you mean ...?": the closest name within a small edit distance.
 
-/// Levenshtein distance, with an early exit once every entry of a row exceeds `limit`.
+/// Edit distance where swapping two neighbouring characters counts as one edit (optimal string
+/// alignment), the most common typo (`env-dve`). Exits early once every entry of a row exceeds
+/// `limit`: a later row, even through a swap, is never below the row before it.
 pub fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     if a.len().abs_diff(b.len()) > limit {
         return None;
     }
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for (i, ca) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            let mut d = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                d = d.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = d;
         }
         if cur.iter().all(|&d| d > limit) {
             return None;
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     let d = prev[b.len()];
@@ -46,5 +54,8 @@ mod tests {
         assert_eq!(closest("totally-else", names.into_iter()), None);
         assert_eq!(distance("kitten", "sitting", 3), Some(3));
         assert_eq!(distance("kitten", "sitting", 2), None);
+        assert_eq!(distance("env-dve", "env-dev", 3), Some(1));
+        assert_eq!(distance("ab", "ba", 1), Some(1));
+        assert_eq!(distance("abc", "ca", 3), Some(3));
     }
 }
