@@ -2,7 +2,7 @@
 
 use crate::model::{Cluster, extract_cluster};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The inventory and the texts it came from (for rendering related locations).
@@ -35,10 +35,24 @@ pub fn load(path: &Path) -> Result<Inventory, String> {
         return Err(format!("{}: no such file or folder", path.display()));
     }
     files.sort();
-    let mut inv = Inventory::default();
+    let mut texts = Vec::with_capacity(files.len());
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let shown = f.display().to_string();
+        // `./clusters/x.yaml` is shown as `clusters/x.yaml`, as a revision shows it.
+        let shown: PathBuf = f
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        texts.push((shown.display().to_string(), text));
+    }
+    parse(texts)
+}
+
+/// Builds the inventory from `(shown path, text)` pairs: files read from disk or from a git
+/// revision.
+pub fn parse(files: Vec<(String, String)>) -> Result<Inventory, String> {
+    let mut inv = Inventory::default();
+    for (shown, text) in files {
         let parsed = crate::yaml::parse(&text);
         if let Some(crate::yaml::YamlIssue::Syntax { span, message }) = parsed.issues.first() {
             return Err(format!(

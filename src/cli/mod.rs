@@ -4,10 +4,14 @@
 use crate::config::{self, Config};
 use crate::engine::{Report, Settings};
 use crate::render::{self, Format};
+use crate::tree::Tree;
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod git;
+mod hook;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,6 +35,11 @@ pub enum Command {
         /// The rule id, as `nautes-lint rules` lists it.
         rule: String,
     },
+    /// Run as a git hook: read what git hands the hook, print findings, exit 1 to block.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
+    /// Write the client hooks (pre-commit, pre-push) into the current repository.
+    InstallHooks(hook::InstallArgs),
     /// Print the embedded JSON Schema of a kind.
     Schema {
         /// DeploymentRuntime, Environment, Project, CodeRepo, CodeRepoBinding,
@@ -62,9 +71,21 @@ pub struct CheckArgs {
     /// Unknown fields are errors, not warnings.
     #[arg(long)]
     pub strict: bool,
-    /// The configuration file (default: `.nautes-lint.yaml` in DIR).
+    /// The configuration file (default: `.nautes-lint.yaml` in DIR, or in the revision with --rev).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Validate this git revision instead of the working tree: its files are read from the
+    /// object database (no checkout; works in a bare repository). DIR is the repository, or a
+    /// folder in its working tree to check that folder of the revision.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Compare with this git revision: the base is validated too, each finding says whether it
+    /// is new, and rules that need a base run (dr-destination-changed).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// Exit 1 only for errors that are new compared with --base.
+    #[arg(long, requires = "base")]
+    pub new_only: bool,
 }
 
 /// A failure of the tool itself (exit 2), never to be confused with a clean result.
@@ -98,6 +119,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Hook(cmd) => hook::run(cmd),
+        Command::InstallHooks(args) => hook::install(&args),
         Command::Rules => {
             let mut out = String::new();
             for r in crate::rules::REGISTRY {
@@ -169,10 +192,33 @@ pub fn settings(
     root: &Path,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let cfg = match &args.config {
-        Some(path) => Config::load(path)?
-            .ok_or_else(|| Failure(format!("{}: no such file", path.display())))?,
+        Some(path) => load_config(path)?,
         None => Config::load(&root.join(config::FILE_NAME))?.unwrap_or_default(),
     };
+    let inventory = match args.clusters.as_ref().or(cfg.clusters.as_ref()) {
+        Some(p) => Some(load_clusters(p)?),
+        None => None,
+    };
+    finish_settings(args, cfg, inventory)
+}
+
+/// A configuration file named on the command line: it must exist.
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    Config::load(path)?.ok_or_else(|| Failure(format!("{}: no such file", path.display())))
+}
+
+fn load_clusters(path: &Path) -> Result<crate::clusters::Inventory, Failure> {
+    crate::clusters::load(path)
+        .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))
+}
+
+/// The flags over a loaded configuration; `inventory` is the cluster inventory, when one was
+/// named (it enables the cluster rules).
+fn finish_settings(
+    args: &CheckArgs,
+    cfg: Config,
+    inventory: Option<crate::clusters::Inventory>,
+) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let version = match &args.nautes_version {
         Some(v) => Some(config::parse_version(v).ok_or_else(|| {
             Failure(format!(
@@ -180,12 +226,6 @@ pub fn settings(
             ))
         })?),
         None => cfg.nautes_version,
-    };
-    let clusters_path = args.clusters.clone().or(cfg.clusters.clone());
-    let inventory = match &clusters_path {
-        Some(p) => crate::clusters::load(p)
-            .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))?,
-        None => crate::clusters::Inventory::default(),
     };
     let ignore = if cfg.ignore.is_empty() {
         None
@@ -202,20 +242,67 @@ pub fn settings(
         strict: args.strict || cfg.strict.unwrap_or(false),
         levels: cfg.rules,
         ignore,
-        clusters: clusters_path.map(|_| inventory.clusters.clone()),
+        clusters: inventory.as_ref().map(|i| i.clusters.clone()),
     };
-    Ok((settings, inventory))
+    Ok((settings, inventory.unwrap_or_default()))
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     let root = &args.dir;
-    let tree =
-        crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())))?;
-    let (settings, inventory) = settings(args, root)?;
-    let mut report = crate::validate(&tree, None, &settings);
+    if args.rev.is_none() && args.base.is_none() {
+        let tree = crate::tree::FsTree::open(root)
+            .map_err(|e| Failure(format!("{}: {e}", root.display())))?;
+        let (settings, inventory) = settings(args, root)?;
+        let mut report = crate::validate(&tree, None, &settings);
+        report.sources.extend(inventory.sources);
+        emit(args, &report)?;
+        return Ok(exit_code(&report));
+    }
+    let mut repo = git::Repo::discover(root)?;
+    let (tree, settings, inventory): (Box<dyn Tree>, _, _) = match &args.rev {
+        Some(rev) => {
+            let snapshot = repo.revision(rev)?;
+            let (settings, inventory, note) = repo.settings(args, &snapshot, rev)?;
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            (Box::new(repo.tree(&snapshot)?), settings, inventory)
+        }
+        None => {
+            let tree = crate::tree::FsTree::open(root)
+                .map_err(|e| Failure(format!("{}: {e}", root.display())))?;
+            let (settings, inventory) = settings(args, root)?;
+            (Box::new(tree), settings, inventory)
+        }
+    };
+    let base = match &args.base {
+        Some(rev) => {
+            let snapshot = repo.revision(rev)?;
+            Some(repo.tree(&snapshot)?)
+        }
+        None => None,
+    };
+    let mut report = crate::validate(&*tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
     report.sources.extend(inventory.sources);
     emit(args, &report)?;
-    Ok(exit_code(&report))
+    if args.new_only {
+        Ok(if new_errors(&report) > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    } else {
+        Ok(exit_code(&report))
+    }
+}
+
+/// Errors that the base revision did not have (all errors when nothing was compared).
+pub fn new_errors(report: &Report) -> usize {
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == crate::diagnostic::Severity::Error && d.new != Some(false))
+        .count()
 }
 
 pub fn exit_code(report: &Report) -> ExitCode {

@@ -60,9 +60,7 @@ impl miette::Diagnostic for View<'_> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.source.is_none() {
-            return None;
-        }
+        self.source.as_ref()?;
         Some(Box::new(self.labels.iter().cloned()))
     }
 }
@@ -125,6 +123,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 pub fn render(report: &Report, opts: &Options) -> String {
+    let mut ordered: Vec<&Diagnostic> = report.diagnostics.iter().collect();
+    // New findings first when a base was compared; otherwise the path order of the report.
+    ordered.sort_by_key(|d| d.new == Some(false));
+    let mut out = render_diagnostics(report, &ordered, opts);
+    out.push_str(&summary(report));
+    out
+}
+
+/// `diagnostics` (of `report`) in the given order, without the summary.
+pub fn render_diagnostics(report: &Report, diagnostics: &[&Diagnostic], opts: &Options) -> String {
     let theme = if opts.color {
         GraphicalTheme::unicode()
     } else {
@@ -134,10 +142,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
         .with_width(opts.width)
         .with_links(false);
     let mut out = String::new();
-    let mut ordered: Vec<&Diagnostic> = report.diagnostics.iter().collect();
-    // New findings first when a base was compared; otherwise the path order of the report.
-    ordered.sort_by_key(|d| d.new == Some(false));
-    for d in ordered {
+    for &d in diagnostics {
         let v = view(d, report);
         if handler.render_report(&mut out, &v).is_err() {
             // A span the handler cannot place: fall back to one line rather than losing the finding.
@@ -152,34 +157,11 @@ pub fn render(report: &Report, opts: &Options) -> String {
             );
         }
     }
-    out.push_str(&summary(report));
     out
 }
 
 pub fn summary(report: &Report) -> String {
-    let mut out = String::new();
-    if let Some((p, ProductSource::Assumed)) = &report.product {
-        let _ = writeln!(
-            out,
-            "note: product `{p}` assumed (the value most resources carry); set it with --product or `product:` in .nautes-lint.yaml"
-        );
-    }
-    if !report.skipped_rules.is_empty() {
-        let needs_clusters = report.skipped_rules.iter().any(|id| {
-            crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
-        });
-        let hint = if needs_clusters {
-            " (pass --clusters PATH or set `clusters:` for the cluster rules)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "note: {} skipped: {}{hint}",
-            plural(report.skipped_rules.len(), "rule", "rules"),
-            report.skipped_rules.join(", ")
-        );
-    }
+    let mut out = notes(report);
     let (e, w) = (report.errors(), report.warnings());
     let scope = format!(
         "{} in {}",
@@ -208,6 +190,34 @@ pub fn summary(report: &Report) -> String {
             );
         }
         let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// The notes of the summary: an assumed product, skipped rules.
+pub fn notes(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some((p, ProductSource::Assumed)) = &report.product {
+        let _ = writeln!(
+            out,
+            "note: product `{p}` assumed (the value most resources carry); set it with --product or `product:` in .nautes-lint.yaml"
+        );
+    }
+    if !report.skipped_rules.is_empty() {
+        let needs_clusters = report.skipped_rules.iter().any(|id| {
+            crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
+        });
+        let hint = if needs_clusters {
+            " (pass --clusters PATH or set `clusters:` for the cluster rules)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "note: {} skipped: {}{hint}",
+            plural(report.skipped_rules.len(), "rule", "rules"),
+            report.skipped_rules.join(", ")
+        );
     }
     out
 }

@@ -5,9 +5,11 @@
 //! worker thread, so I/O and parsing overlap on every core instead of running as two phases.
 
 mod fs;
+pub mod git;
 mod memory;
 
 pub use fs::FsTree;
+pub use git::GitTree;
 pub use memory::MemoryTree;
 
 /// Files larger than this are not parsed (`unreadable-file`). etcd refuses objects over 1.5 MiB,
