@@ -51,27 +51,38 @@ pub fn load(path: &Path) -> Result<Inventory, String> {
 /// Builds the inventory from `(shown path, text)` pairs: files read from disk or from a git
 /// revision.
 pub fn parse(files: Vec<(String, String)>) -> Result<Inventory, String> {
-    let mut inv = Inventory::default();
-    for (shown, text) in files {
-        let parsed = crate::yaml::parse(&text);
-        if let Some(crate::yaml::YamlIssue::Syntax { span, message }) = parsed.issues.first() {
-            return Err(format!(
-                "{shown}:{}:{}: invalid YAML: {message}",
-                span.start.line,
-                span.start.col + 1
-            ));
-        }
-        let mut found = false;
-        for doc in &parsed.documents {
-            if let Some(c) = extract_cluster(&doc.root, &shown) {
-                found = true;
-                inv.clusters.insert(c.name.clone(), c);
+    use rayon::prelude::*;
+    // Parsed on all cores (a large inventory has thousands of files), merged in order so a
+    // later file wins a duplicate name, as before.
+    let parsed: Vec<(String, String, Vec<Cluster>)> = files
+        .into_par_iter()
+        .map(|(shown, text)| {
+            let parsed = crate::yaml::parse(&text);
+            if let Some(crate::yaml::YamlIssue::Syntax { span, message }) = parsed.issues.first() {
+                return Err(format!(
+                    "{shown}:{}:{}: invalid YAML: {message}",
+                    span.start.line,
+                    span.start.col + 1
+                ));
             }
+            let clusters = parsed
+                .documents
+                .iter()
+                .filter_map(|doc| extract_cluster(&doc.root, &shown))
+                .collect();
+            Ok((shown, text, clusters))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut inv = Inventory::default();
+    for (shown, text, clusters) in parsed {
+        if clusters.is_empty() {
+            continue;
         }
-        if found {
-            inv.sources
-                .insert(Arc::from(shown.as_str()), Arc::from(text.as_str()));
+        for c in clusters {
+            inv.clusters.insert(c.name.clone(), c);
         }
+        inv.sources
+            .insert(Arc::from(shown.as_str()), Arc::from(text.as_str()));
     }
     Ok(inv)
 }

@@ -1,13 +1,13 @@
 //! Trees from git's object database: a revision, the staged index, a pre-receive quarantine.
 //!
-//! Everything is read eagerly into memory on the calling thread: `gix::Repository` and its
-//! object handles are not `Sync`, while the engine reads files from its worker threads. A
+//! Everything is read eagerly into memory, blobs on all cores through per-thread handles
+//! (`gix` handles are not `Sync`, and the engine reads files from its worker threads). A
 //! default.project tree of 20,000 runtimes is some 30 MB of YAML, so that costs little.
 
 use super::{LAYOUT_FOLDERS, MAX_FILE_BYTES, ReadError, Tree, TreeEntry, is_resource_path};
 use gix::ObjectId;
 use gix::bstr::{BStr, ByteSlice};
-use gix::objs::{FindObjectOrHeader, Kind};
+use gix::objs::Kind;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -30,9 +30,12 @@ fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> GitError {
     GitError(format!("{context}: {e}"))
 }
 
-/// The object databases to read from, searched in order.
+/// The object databases to read from, searched in order. The stores are thread-safe; every
+/// thread reads through handles of its own (a `gix` handle is not `Sync`).
 pub struct Objects {
-    dbs: Vec<Box<dyn FindObjectOrHeader>>,
+    stores: Vec<Arc<gix::odb::Store>>,
+    /// This thread's handles, for the sequential walk over commits and trees.
+    local: Handles,
     hash: gix::hash::Kind,
 }
 
@@ -43,9 +46,10 @@ impl Objects {
     /// `GIT_OBJECT_DIRECTORY`, with the repository's real object directory listed in
     /// `GIT_ALTERNATE_OBJECT_DIRECTORIES`. gix reads neither variable, so a plain `gix::open`
     /// cannot see the pushed commit. The quarantine is searched first, then each alternate from
-    /// the environment, then the repository's own database (which also covers the alternates in
-    /// its `objects/info/alternates`, as GitLab's object pools use). Nothing is written: the
-    /// quarantine belongs to git and is migrated or deleted after the hook.
+    /// the environment, then the repository's own database (whose store also follows the
+    /// alternates in its `objects/info/alternates`, as GitLab's object pools use). Nothing is
+    /// written: the quarantine belongs to git, which migrates or deletes it after the hook.
+    /// Replace refs (`git replace`) are not applied: a revision is checked as stored.
     ///
     /// `var` reads an environment variable (a parameter so tests can pass their own).
     pub fn from_env(
@@ -53,12 +57,6 @@ impl Objects {
         var: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Objects, GitError> {
         let hash = repo.object_hash();
-        let own = repo
-            .objects
-            .store_ref()
-            .path()
-            .canonicalize()
-            .unwrap_or_else(|_| repo.objects.store_ref().path().to_path_buf());
         let mut dirs: Vec<PathBuf> = Vec::new();
         if let Some(dir) = var("GIT_OBJECT_DIRECTORY").filter(|d| !d.is_empty()) {
             dirs.push(PathBuf::from(dir));
@@ -66,61 +64,58 @@ impl Objects {
         if let Some(list) = var("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
             dirs.extend(alternate_dirs(&list)?);
         }
-        let mut dbs: Vec<Box<dyn FindObjectOrHeader>> = Vec::new();
-        let mut seen = vec![own];
+        dirs.push(repo.objects.store_ref().path().to_path_buf());
+        let mut stores = Vec::new();
+        let mut seen = Vec::new();
         for dir in dirs {
-            let canonical = dir
-                .canonicalize()
-                .map_err(|e| err(format!("object directory {}", dir.display()), e))?;
+            let context = || format!("object directory {}", dir.display());
+            let canonical = dir.canonicalize().map_err(|e| err(context(), e))?;
             if seen.contains(&canonical) {
                 continue;
             }
-            let handle = gix::odb::at(&canonical, hash)
-                .map_err(|e| err(format!("object directory {}", dir.display()), e))?;
-            dbs.push(Box::new(handle));
+            let store = gix::odb::Store::at_opts(
+                canonical.clone(),
+                hash,
+                &mut std::iter::empty(),
+                gix::odb::store::init::Options::default(),
+            )
+            .map_err(|e| err(context(), e))?;
+            stores.push(Arc::new(store));
             seen.push(canonical);
         }
-        dbs.push(Box::new(repo.objects.clone()));
-        Ok(Objects { dbs, hash })
+        let local = Handles::new(&stores);
+        Ok(Objects {
+            stores,
+            local,
+            hash,
+        })
     }
 
     /// Whether any of the databases has `id`.
     pub fn contains(&self, id: &gix::oid) -> Result<bool, GitError> {
-        for db in &self.dbs {
-            if db
-                .try_header(id)
-                .map_err(|e| err(format!("object {id}"), e))?
-                .is_some()
-            {
-                return Ok(true);
-            }
+        match self.local.header(id) {
+            Ok(_) => Ok(true),
+            Err(Missing::No) => Ok(false),
+            Err(Missing::Failed(e)) => Err(e),
         }
-        Ok(false)
     }
 
-    /// The database holding `id` and the object's header (kind, size), without reading it.
-    fn header(&self, id: &gix::oid) -> Result<(usize, gix::objs::Header), GitError> {
-        for (i, db) in self.dbs.iter().enumerate() {
-            if let Some(h) = db
-                .try_header(id)
-                .map_err(|e| err(format!("object {id}"), e))?
-            {
-                return Ok((i, h));
-            }
-        }
-        Err(GitError(format!(
-            "object {id} is missing from the repository"
-        )))
-    }
-
-    /// Reads object `id` into `buf`, returning its kind.
     fn read(&self, id: &gix::oid, buf: &mut Vec<u8>) -> Result<Kind, GitError> {
-        let (db, _) = self.header(id)?;
-        let data = self.dbs[db]
-            .try_find(id, buf)
-            .map_err(|e| err(format!("object {id}"), e))?
-            .ok_or_else(|| GitError(format!("object {id} is missing from the repository")))?;
-        Ok(data.kind)
+        self.local.read(id, buf)
+    }
+
+    /// Reads blobs on all cores, in the order of `ids`.
+    fn read_blobs(&self, ids: &[ObjectId]) -> Result<Vec<Content>, GitError> {
+        use rayon::prelude::*;
+        // Only the stores cross threads; this thread's handles stay here.
+        let stores = &self.stores;
+        ids.par_iter()
+            .with_min_len(64)
+            .map_init(
+                move || Handles::new(stores),
+                |handles, id| handles.read_blob(id),
+            )
+            .collect()
     }
 
     /// The tree of a commit, tag or tree, peeling tags and commits.
@@ -147,6 +142,82 @@ impl Objects {
             }
         }
         Err(GitError(format!("{id}: tags nested too deeply")))
+    }
+}
+
+/// Why an object was not found.
+enum Missing {
+    No,
+    Failed(GitError),
+}
+
+/// One thread's handles on the stores, each with a small cache of decoded pack entries: the
+/// blobs of a default.project are mostly deltas against each other.
+struct Handles {
+    dbs: Vec<gix::odb::HandleArc>,
+}
+
+impl Handles {
+    fn new(stores: &[Arc<gix::odb::Store>]) -> Handles {
+        let dbs = stores
+            .iter()
+            .map(|s| {
+                let mut h = s.to_cache_arc();
+                h.set_pack_cache(|| {
+                    Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
+                        16 * 1024 * 1024,
+                    ))
+                });
+                h
+            })
+            .collect();
+        Handles { dbs }
+    }
+
+    /// The database holding `id` and the object's header (kind, size), without reading it.
+    fn header(&self, id: &gix::oid) -> Result<(usize, gix::objs::Header), Missing> {
+        use gix::objs::FindHeader;
+        for (i, db) in self.dbs.iter().enumerate() {
+            if let Some(h) = db
+                .try_header(id)
+                .map_err(|e| Missing::Failed(err(format!("object {id}"), e)))?
+            {
+                return Ok((i, h));
+            }
+        }
+        Err(Missing::No)
+    }
+
+    fn located(&self, id: &gix::oid) -> Result<(usize, gix::objs::Header), GitError> {
+        self.header(id).map_err(|m| match m {
+            Missing::No => GitError(format!("object {id} is missing from the repository")),
+            Missing::Failed(e) => e,
+        })
+    }
+
+    /// Reads object `id` into `buf`, returning its kind.
+    fn read(&self, id: &gix::oid, buf: &mut Vec<u8>) -> Result<Kind, GitError> {
+        use gix::objs::Find;
+        let (db, _) = self.located(id)?;
+        let data = self.dbs[db]
+            .try_find(id, buf)
+            .map_err(|e| err(format!("object {id}"), e))?
+            .ok_or_else(|| GitError(format!("object {id} is missing from the repository")))?;
+        Ok(data.kind)
+    }
+
+    /// A blob, sized from its header first: one over the limit is never loaded.
+    fn read_blob(&self, id: &gix::oid) -> Result<Content, GitError> {
+        let (_, header) = self.located(id)?;
+        if header.kind != Kind::Blob {
+            return Err(GitError(format!("{id} is a {}, not a file", header.kind)));
+        }
+        if header.size > MAX_FILE_BYTES {
+            return Ok(Content::TooLarge(header.size));
+        }
+        let mut buf = Vec::new();
+        self.read(id, &mut buf)?;
+        Ok(Content::Bytes(buf.into()))
     }
 }
 
@@ -268,7 +339,7 @@ impl Snapshot {
     /// The contents of the file at `path`, if the snapshot has a readable one there.
     pub fn read_file(&self, objects: &Objects, path: &str) -> Result<Option<Arc<[u8]>>, GitError> {
         match self.files_at(objects, path)?.as_slice() {
-            [(p, Item::Blob(id))] if p == path => match read_blob(objects, id)? {
+            [(p, Item::Blob(id))] if p == path => match objects.local.read_blob(id)? {
                 Content::Bytes(b) => Ok(Some(b)),
                 Content::TooLarge(n) => {
                     Err(GitError(format!("{path}: {}", ReadError::TooLarge(n))))
@@ -290,22 +361,25 @@ impl Snapshot {
         path: &str,
         extensions: &[&str],
     ) -> Result<Files, GitError> {
-        let mut files = self.files_at(objects, path)?;
+        let mut files: Vec<(String, ObjectId)> = self
+            .files_at(objects, path)?
+            .into_iter()
+            .filter_map(|(p, item)| match item {
+                Item::Blob(id) if extensions.iter().any(|e| p.ends_with(e)) => Some((p, id)),
+                _ => None,
+            })
+            .collect();
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = Vec::new();
-        for (p, item) in files {
-            let Item::Blob(id) = item else { continue };
-            if !extensions.iter().any(|e| p.ends_with(e)) {
-                continue;
-            }
-            match read_blob(objects, &id)? {
-                Content::Bytes(b) => out.push((p, b)),
-                Content::TooLarge(n) => {
-                    return Err(GitError(format!("{p}: {}", ReadError::TooLarge(n))));
-                }
-            }
-        }
-        Ok(out)
+        let ids: Vec<ObjectId> = files.iter().map(|(_, id)| *id).collect();
+        let contents = objects.read_blobs(&ids)?;
+        files
+            .into_iter()
+            .zip(contents)
+            .map(|((p, _), c)| match c {
+                Content::Bytes(b) => Ok((p, b)),
+                Content::TooLarge(n) => Err(GitError(format!("{p}: {}", ReadError::TooLarge(n)))),
+            })
+            .collect()
     }
 }
 
@@ -392,22 +466,6 @@ enum Content {
     TooLarge(u64),
 }
 
-fn read_blob(objects: &Objects, id: &gix::oid) -> Result<Content, GitError> {
-    let (db, header) = objects.header(id)?;
-    if header.kind != Kind::Blob {
-        return Err(GitError(format!("{id} is a {}, not a file", header.kind)));
-    }
-    if header.size > MAX_FILE_BYTES {
-        return Ok(Content::TooLarge(header.size));
-    }
-    let mut buf = Vec::new();
-    objects.dbs[db]
-        .try_find(id, &mut buf)
-        .map_err(|e| err(format!("object {id}"), e))?
-        .ok_or_else(|| GitError(format!("object {id} is missing from the repository")))?;
-    Ok(Content::Bytes(buf.into()))
-}
-
 /// Blobs already read, by id: the base and the new tree of a push share most of their files,
 /// and so do the refs of one push.
 #[derive(Default)]
@@ -416,13 +474,18 @@ pub struct BlobCache {
 }
 
 impl BlobCache {
-    fn get(&mut self, objects: &Objects, id: &ObjectId) -> Result<Content, GitError> {
-        if let Some(c) = self.blobs.get(id) {
-            return Ok(c.clone());
-        }
-        let c = read_blob(objects, id)?;
-        self.blobs.insert(*id, c.clone());
-        Ok(c)
+    /// Reads the blobs of `ids` that are not cached yet, in parallel.
+    fn fill(&mut self, objects: &Objects, ids: &[ObjectId]) -> Result<(), GitError> {
+        let mut missing: Vec<ObjectId> = ids
+            .iter()
+            .filter(|id| !self.blobs.contains_key(*id))
+            .copied()
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let contents = objects.read_blobs(&missing)?;
+        self.blobs.extend(missing.into_iter().zip(contents));
+        Ok(())
     }
 }
 
@@ -455,10 +518,18 @@ impl GitTree {
             })
             .collect();
         listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let ids: Vec<ObjectId> = listed
+            .iter()
+            .filter_map(|(_, item)| match item {
+                Item::Blob(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        cache.fill(objects, &ids)?;
         let mut tree = GitTree::default();
         for (path, item) in listed {
             let (problem, content, id) = match item {
-                Item::Blob(id) => (None, Some(cache.get(objects, &id)?), Some(id)),
+                Item::Blob(id) => (None, cache.blobs.get(&id).cloned(), Some(id)),
                 Item::Symlink => (
                     Some(
                         "is a symbolic link in git; links are not followed, commit the file itself"
