@@ -159,10 +159,18 @@ struct Handles {
 
 impl Handles {
     fn new(stores: &[Arc<gix::odb::Store>]) -> Handles {
+        let last = stores.len().saturating_sub(1);
         let dbs = stores
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 let mut h = s.to_cache_arc();
+                // Most lookups miss the quarantine (it holds only the pushed objects). By
+                // default a miss rescans the object directory for new packs, once per object:
+                // thousands of directory listings. Nothing writes there while the hook runs.
+                if i < last {
+                    h.refresh_never();
+                }
                 h.set_pack_cache(|| {
                     Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
                         16 * 1024 * 1024,
