@@ -205,8 +205,12 @@ impl Handles {
 
     /// Reads object `id` into `buf`, returning its kind.
     fn read(&self, id: &gix::oid, buf: &mut Vec<u8>) -> Result<Kind, GitError> {
-        use gix::objs::Find;
         let (db, _) = self.located(id)?;
+        self.read_from(db, id, buf)
+    }
+
+    fn read_from(&self, db: usize, id: &gix::oid, buf: &mut Vec<u8>) -> Result<Kind, GitError> {
+        use gix::objs::Find;
         let data = self.dbs[db]
             .try_find(id, buf)
             .map_err(|e| err(format!("object {id}"), e))?
@@ -216,15 +220,15 @@ impl Handles {
 
     /// A blob, sized from its header first: one over the limit is never loaded.
     fn read_blob(&self, id: &gix::oid) -> Result<Content, GitError> {
-        let (_, header) = self.located(id)?;
+        let (db, header) = self.located(id)?;
         if header.kind != Kind::Blob {
             return Err(GitError(format!("{id} is a {}, not a file", header.kind)));
         }
         if header.size > MAX_FILE_BYTES {
             return Ok(Content::TooLarge(header.size));
         }
-        let mut buf = Vec::new();
-        self.read(id, &mut buf)?;
+        let mut buf = Vec::with_capacity(header.size as usize);
+        self.read_from(db, id, &mut buf)?;
         Ok(Content::Bytes(buf.into()))
     }
 }
