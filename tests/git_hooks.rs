@@ -831,3 +831,49 @@ fn pushed_objects_are_quarantined_and_visible_only_through_the_environment() {
     assert!(log.contains("without=2"), "{log}");
     assert!(log.contains("missing from the repository"), "{log}");
 }
+
+#[test]
+fn pre_receive_rejects_a_push_whose_configuration_is_broken() {
+    // The check cannot run: that must never look like a clean push.
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    write(&w, ".nautes-lint.yaml", "clusters: clusters\nprodcut: product-7\n");
+    commit_all(&w, "typo in the configuration");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("GL-HOOK-ERR: nautes-lint: error: "), "{t}");
+    assert!(t.contains(".nautes-lint.yaml:2:1: unknown key `prodcut`"), "{t}");
+    assert!(t.contains("the check could not run"), "{t}");
+}
+
+#[test]
+fn revisions_hold_symlinks_and_oversized_files_as_findings_not_reads() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    std::os::unix::fs::symlink("../../../../etc/hostname", w.join("runtimes/link.yaml")).unwrap();
+    let big = format!("# {}\n", "x".repeat(2 * 1024 * 1024));
+    write(&w, "envs/huge.yaml", &big);
+    commit_all(&w, "a link and a huge file");
+    let out = lint(&w, &["check", "--rev", "HEAD", "--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = json(&out);
+    let unreadable: Vec<(String, String)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "unreadable-file")
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_owned(),
+                d["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(unreadable.len(), 2, "{v:#}");
+    assert_eq!(unreadable[0].0, "envs/huge.yaml");
+    assert!(unreadable[0].1.contains("over the limit"), "{v:#}");
+    assert_eq!(unreadable[1].0, "runtimes/link.yaml");
+    assert!(unreadable[1].1.contains("symbolic link"), "{v:#}");
+}
