@@ -23,8 +23,9 @@ use std::process::ExitCode;
 pub enum HookCommand {
     /// Validate what the commit records (the staged index, not the working tree) against HEAD.
     PreCommit(HookArgs),
-    /// Validate each pushed ref's new tip against the remote's old tip. Reads
-    /// `<local ref> <local sha> <remote ref> <remote sha>` lines; deletions pass.
+    /// Validate each pushed branch against the remote's old tip.
+    ///
+    /// Reads `<local ref> <local sha> <remote ref> <remote sha>` lines; deletions pass.
     PrePush {
         #[command(flatten)]
         args: HookArgs,
@@ -33,10 +34,11 @@ pub enum HookCommand {
         /// The remote's URL (git passes it).
         url: Option<String>,
     },
-    /// Server side: validate each updated branch tip against its old tip, seeing the pushed
-    /// objects in git's quarantine. Reads `<old> <new> <ref>` lines. Prints findings as
-    /// `GL-HOOK-ERR:` lines so GitLab shows them. Branch deletions and tags pass; the push
-    /// option `nautes-lint.skip` lets a push through, loudly.
+    /// Server side: validate each updated branch against its old tip.
+    ///
+    /// Reads `<old> <new> <ref>` lines and sees the pushed objects in git's quarantine. Prints
+    /// findings as `GL-HOOK-ERR:` lines so GitLab shows them. Branch deletions and tags pass;
+    /// the push option `nautes-lint.skip` lets a push through, loudly.
     PreReceive(HookArgs),
 }
 
