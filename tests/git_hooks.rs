@@ -838,13 +838,20 @@ fn pre_receive_rejects_a_push_whose_configuration_is_broken() {
     let tmp = TempDir::new().unwrap();
     let srv = server(tmp.path());
     let w = client(tmp.path(), &srv);
-    write(&w, ".nautes-lint.yaml", "clusters: clusters\nprodcut: product-7\n");
+    write(
+        &w,
+        ".nautes-lint.yaml",
+        "clusters: clusters\nprodcut: product-7\n",
+    );
     commit_all(&w, "typo in the configuration");
     let out = git(&w, &["push", "origin", "main"]);
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("GL-HOOK-ERR: nautes-lint: error: "), "{t}");
-    assert!(t.contains(".nautes-lint.yaml:2:1: unknown key `prodcut`"), "{t}");
+    assert!(
+        t.contains(".nautes-lint.yaml:2:1: unknown key `prodcut`"),
+        "{t}"
+    );
     assert!(t.contains("the check could not run"), "{t}");
 }
 
