@@ -2,7 +2,7 @@
 
 use crate::model::{Cluster, extract_cluster};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The inventory and the texts it came from (for rendering related locations).
@@ -35,29 +35,54 @@ pub fn load(path: &Path) -> Result<Inventory, String> {
         return Err(format!("{}: no such file or folder", path.display()));
     }
     files.sort();
-    let mut inv = Inventory::default();
+    let mut texts = Vec::with_capacity(files.len());
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let shown = f.display().to_string();
-        let parsed = crate::yaml::parse(&text);
-        if let Some(crate::yaml::YamlIssue::Syntax { span, message }) = parsed.issues.first() {
-            return Err(format!(
-                "{shown}:{}:{}: invalid YAML: {message}",
-                span.start.line,
-                span.start.col + 1
-            ));
-        }
-        let mut found = false;
-        for doc in &parsed.documents {
-            if let Some(c) = extract_cluster(&doc.root, &shown) {
-                found = true;
-                inv.clusters.insert(c.name.clone(), c);
+        // `./clusters/x.yaml` is shown as `clusters/x.yaml`, as a revision shows it.
+        let shown: PathBuf = f
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        texts.push((shown.display().to_string(), text));
+    }
+    parse(texts)
+}
+
+/// Builds the inventory from `(shown path, text)` pairs: files read from disk or from a git
+/// revision.
+pub fn parse(files: Vec<(String, String)>) -> Result<Inventory, String> {
+    use rayon::prelude::*;
+    // Parsed on all cores (a large inventory has thousands of files), merged in order so a
+    // later file wins a duplicate name, as before.
+    let parsed: Vec<(String, String, Vec<Cluster>)> = files
+        .into_par_iter()
+        .map(|(shown, text)| {
+            let parsed = crate::yaml::parse(&text);
+            if let Some(crate::yaml::YamlIssue::Syntax { span, message }) = parsed.issues.first() {
+                return Err(format!(
+                    "{shown}:{}:{}: invalid YAML: {message}",
+                    span.start.line,
+                    span.start.col + 1
+                ));
             }
+            let clusters = parsed
+                .documents
+                .iter()
+                .filter_map(|doc| extract_cluster(&doc.root, &shown))
+                .collect();
+            Ok((shown, text, clusters))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut inv = Inventory::default();
+    for (shown, text, clusters) in parsed {
+        if clusters.is_empty() {
+            continue;
         }
-        if found {
-            inv.sources
-                .insert(Arc::from(shown.as_str()), Arc::from(text.as_str()));
+        for c in clusters {
+            inv.clusters.insert(c.name.clone(), c);
         }
+        inv.sources
+            .insert(Arc::from(shown.as_str()), Arc::from(text.as_str()));
     }
     Ok(inv)
 }

@@ -69,7 +69,8 @@ impl Report {
 /// One checked tree, before diagnostics are finalised.
 struct Checked {
     model: Model,
-    findings: Vec<Finding>,
+    /// The per-file findings, by file index (kept apart so a later tree can reuse them).
+    file_findings: Vec<Vec<Finding>>,
     file_count: usize,
     /// Source indexes in the tree of each checked file (ignored paths are left out).
     tree_index: Vec<usize>,
@@ -78,6 +79,57 @@ struct Checked {
 /// Told how many more files were checked (called once per file, from worker threads), so a front
 /// end can draw progress while the core itself stays free of I/O.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
+
+impl Checked {
+    fn take_findings(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.file_findings)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+/// A tree checked before, whose per-file results may stand in for files with the same path and
+/// the same content id (the unchanged files of a push, compared with its base).
+struct Prior<'a> {
+    tree: &'a dyn Tree,
+    checked: &'a Checked,
+    /// Index in `checked.model.resources` of each file's resource.
+    resource_of: Vec<Option<u32>>,
+}
+
+impl<'a> Prior<'a> {
+    fn new(tree: &'a dyn Tree, checked: &'a Checked) -> Prior<'a> {
+        let mut resource_of = vec![None; checked.file_count];
+        for (i, r) in checked.model.resources.iter().enumerate() {
+            resource_of[r.file as usize] = Some(i as u32);
+        }
+        Prior {
+            tree,
+            checked,
+            resource_of,
+        }
+    }
+
+    /// The results of the prior file at `path` when its content id is `id`, moved to `file`.
+    fn reuse(&self, path: &str, id: &[u8], file: u32) -> Option<(Option<Resource>, Vec<Finding>)> {
+        let paths = &self.checked.model.paths;
+        let old = paths.binary_search_by(|p| (**p).cmp(path)).ok()?;
+        if self.tree.blob_id(self.checked.tree_index[old])? != id {
+            return None;
+        }
+        let resource = self.resource_of[old].map(|r| {
+            let mut r = self.checked.model.resources[r as usize].clone();
+            r.file = file;
+            r
+        });
+        let findings = self.checked.file_findings[old]
+            .iter()
+            .map(|f| Finding { file, ..f.clone() })
+            .collect();
+        Some((resource, findings))
+    }
+}
 
 /// Checks a tree. With `base`, the base tree is checked too and each diagnostic says whether it
 /// is new; rules that need a base revision run.
@@ -93,41 +145,51 @@ pub fn validate_with_progress(
     settings: &Settings,
     progress: Option<Progress<'_>>,
 ) -> Report {
-    let base_run = base.map(|b| {
-        let checked = check_files(b, settings, progress);
-        let product = product_of(&checked.model, settings);
-        let mut findings = checked.findings;
-        run_tree_rules(
-            &checked.model,
-            None,
-            product.as_ref().map(|p| p.0.as_str()),
-            settings,
-            &mut findings,
-        );
-        let diags = finalize(b, &checked.model, findings, settings, &checked.tree_index);
-        (checked.model, diags.0)
-    });
-    let checked = check_files(tree, settings, progress);
+    let mut base_checked = base.map(|b| check_files(b, settings, None, progress));
+    let prior = base
+        .zip(base_checked.as_ref())
+        .map(|(b, c)| Prior::new(b, c));
+    let mut checked = check_files(tree, settings, prior.as_ref(), progress);
+    drop(prior);
+    let base_findings = base_checked.as_mut().map(Checked::take_findings);
+    let findings = checked.take_findings();
     let product = product_of(&checked.model, settings);
-    let mut findings = checked.findings;
-    let base_model = base_run.as_ref().map(|(m, _)| m);
-    run_tree_rules(
-        &checked.model,
-        base_model,
-        product.as_ref().map(|p| p.0.as_str()),
-        settings,
-        &mut findings,
-    );
-    let (mut diagnostics, sources) = finalize(
-        tree,
-        &checked.model,
-        findings,
-        settings,
-        &checked.tree_index,
+    // The rules of the base and of the new tree only read the two models: side by side they
+    // keep every core busy (a few rules dominate each run).
+    let (base_diags, (mut diagnostics, sources)) = rayon::join(
+        || {
+            let (b, c, mut findings) = (base?, base_checked.as_ref()?, base_findings?);
+            let product = product_of(&c.model, settings);
+            run_tree_rules(
+                &c.model,
+                None,
+                product.as_ref().map(|p| p.0.as_str()),
+                settings,
+                &mut findings,
+            );
+            Some(finalize(b, &c.model, findings, settings, &c.tree_index).0)
+        },
+        || {
+            let mut findings = findings;
+            run_tree_rules(
+                &checked.model,
+                base_checked.as_ref().map(|c| &c.model),
+                product.as_ref().map(|p| p.0.as_str()),
+                settings,
+                &mut findings,
+            );
+            finalize(
+                tree,
+                &checked.model,
+                findings,
+                settings,
+                &checked.tree_index,
+            )
+        },
     );
 
     let mut fixed = None;
-    if let Some((_, base_diags)) = &base_run {
+    if let Some(base_diags) = &base_diags {
         let old: HashSet<&str> = base_diags.iter().map(|d| d.fingerprint.as_str()).collect();
         let now: HashSet<&str> = diagnostics.iter().map(|d| d.fingerprint.as_str()).collect();
         fixed = Some(old.iter().filter(|f| !now.contains(*f)).count());
@@ -161,7 +223,7 @@ pub fn validate_with_progress(
 
 /// The indexed model of a tree, without running any rule (tests, and the base of a comparison).
 pub fn model_of(tree: &dyn Tree, settings: &Settings) -> Model {
-    check_files(tree, settings, None).model
+    check_files(tree, settings, None, None).model
 }
 
 fn product_of(model: &Model, settings: &Settings) -> Option<(String, ProductSource)> {
@@ -180,7 +242,12 @@ fn product_of(model: &Model, settings: &Settings) -> Option<(String, ProductSour
         .map(|(p, _)| (p.to_owned(), ProductSource::Assumed))
 }
 
-fn check_files(tree: &dyn Tree, settings: &Settings, progress: Option<Progress<'_>>) -> Checked {
+fn check_files(
+    tree: &dyn Tree,
+    settings: &Settings,
+    prior: Option<&Prior<'_>>,
+    progress: Option<Progress<'_>>,
+) -> Checked {
     let tree_index: Vec<usize> = tree
         .entries()
         .iter()
@@ -201,23 +268,27 @@ fn check_files(tree: &dyn Tree, settings: &Settings, progress: Option<Progress<'
         .par_iter()
         .enumerate()
         .map(|(file, &i)| {
-            let checked = check_file(tree, i, file as u32, &paths[file], settings);
+            let (file, path) = (file as u32, &paths[file]);
+            let checked = prior
+                .zip(tree.blob_id(i))
+                .and_then(|(p, id)| p.reuse(path, id, file))
+                .unwrap_or_else(|| check_file(tree, i, file, path, settings));
             if let Some(p) = progress {
                 p(1);
             }
             checked
         })
         .collect();
-    let mut findings = Vec::new();
+    let mut file_findings = Vec::with_capacity(results.len());
     let mut resources = Vec::with_capacity(results.len());
     for (r, f) in results {
         resources.extend(r);
-        findings.extend(f);
+        file_findings.push(f);
     }
     let file_count = paths.len();
     Checked {
         model: Model::new(paths, resources),
-        findings,
+        file_findings,
         file_count,
         tree_index,
     }
@@ -418,4 +489,135 @@ fn finalize(
         }
     }
     (diagnostics, sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{FsTree, MemoryTree, ReadError, TreeEntry};
+    use sha2::Digest;
+
+    /// A tree with content ids, like a git tree; `ids` may lie to prove they are trusted.
+    struct WithIds {
+        tree: MemoryTree,
+        ids: Vec<Option<Vec<u8>>>,
+    }
+
+    impl WithIds {
+        fn hashed(tree: MemoryTree) -> WithIds {
+            let ids = (0..tree.entries().len())
+                .map(|i| Some(sha2::Sha256::digest(tree.read(i).unwrap()).to_vec()))
+                .collect();
+            WithIds { tree, ids }
+        }
+    }
+
+    impl Tree for WithIds {
+        fn entries(&self) -> &[TreeEntry] {
+            self.tree.entries()
+        }
+        fn read(&self, index: usize) -> Result<Vec<u8>, ReadError> {
+            self.tree.read(index)
+        }
+        fn blob_id(&self, index: usize) -> Option<&[u8]> {
+            self.ids[index].as_deref()
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        let fs = FsTree::open(&root).unwrap();
+        fs.entries()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.clone(), fs.read(i).unwrap()))
+            .collect()
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            product: Some("product-7".into()),
+            ..Settings::default()
+        }
+    }
+
+    fn summary(r: &Report) -> Vec<(String, String, Option<bool>, String)> {
+        r.diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.rule.to_owned(),
+                    d.path.to_string(),
+                    d.new,
+                    d.fingerprint.clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reusing_unchanged_files_gives_the_same_report() {
+        let base = fixture("fixtures/valid/demo");
+        let mut new = base.clone();
+        // One changed file (a broken reference), one added, one deleted.
+        for (p, c) in &mut new {
+            if p == "runtimes/dr-billing-prod.yaml" {
+                *c = String::from_utf8(c.clone())
+                    .unwrap()
+                    .replace("environment: env-prod", "environment: env-prd")
+                    .into_bytes();
+            }
+        }
+        new.retain(|(p, _)| p != "envs/env-ci.yaml");
+        new.push(("runtimes/empty.yaml".into(), Vec::new()));
+        let plain = validate(
+            &MemoryTree::new(new.clone()),
+            Some(&MemoryTree::new(base.clone())),
+            &settings(),
+        );
+        let reused = validate(
+            &WithIds::hashed(MemoryTree::new(new)),
+            Some(&WithIds::hashed(MemoryTree::new(base))),
+            &settings(),
+        );
+        assert!(!plain.diagnostics.is_empty());
+        assert_eq!(summary(&plain), summary(&reused));
+        assert_eq!(plain.resources, reused.resources);
+        assert_eq!(plain.fixed, reused.fixed);
+    }
+
+    #[test]
+    fn a_file_with_the_same_path_and_id_is_not_parsed_again() {
+        let good = b"apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Environment\nmetadata:\n  name: env-dev\nspec:\n  cluster: c\n  envType: development\n  product: product-7\n".to_vec();
+        let bad = b"kind: [\n".to_vec();
+        let base = WithIds {
+            tree: MemoryTree::new([("envs/env-dev.yaml", good.clone())]),
+            ids: vec![Some(b"same".to_vec())],
+        };
+        // Same id, other bytes: the id is trusted, so the base's result is used.
+        let lying = WithIds {
+            tree: MemoryTree::new([("envs/env-dev.yaml", bad.clone())]),
+            ids: vec![Some(b"same".to_vec())],
+        };
+        let r = validate(&lying, Some(&base), &settings());
+        assert!(
+            r.diagnostics.iter().all(|d| d.rule != "yaml-syntax"),
+            "{:?}",
+            summary(&r)
+        );
+        assert_eq!(r.resources, 1);
+        // Another id, or another path: checked afresh.
+        let changed = WithIds {
+            tree: MemoryTree::new([("envs/env-dev.yaml", bad.clone())]),
+            ids: vec![Some(b"other".to_vec())],
+        };
+        let r = validate(&changed, Some(&base), &settings());
+        assert!(r.diagnostics.iter().any(|d| d.rule == "yaml-syntax"));
+        let moved = WithIds {
+            tree: MemoryTree::new([("envs/env-moved.yaml", bad)]),
+            ids: vec![Some(b"same".to_vec())],
+        };
+        let r = validate(&moved, Some(&base), &settings());
+        assert!(r.diagnostics.iter().any(|d| d.rule == "yaml-syntax"));
+    }
 }

@@ -4,11 +4,15 @@
 use crate::config::{self, Config};
 use crate::engine::{Report, Settings};
 use crate::render::{self, Format};
+use crate::tree::Tree;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod git;
+mod hook;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +38,11 @@ pub enum Command {
     },
     /// Run the GitLab webhook service (secrets come from the environment, see `--help`).
     Serve(ServeArgs),
+    /// Run as a git hook: read what git hands the hook, print findings, exit 1 to block.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
+    /// Write the client hooks (pre-commit, pre-push) into the current repository.
+    InstallHooks(hook::InstallArgs),
     /// Print the embedded JSON Schema of a kind.
     Schema {
         /// DeploymentRuntime, Environment, Project, CodeRepo, CodeRepoBinding,
@@ -67,9 +76,21 @@ pub struct CheckArgs {
     /// Unknown fields are errors, not warnings.
     #[arg(long)]
     pub strict: bool,
-    /// The configuration file (default: `.nautes-lint.yaml` in DIR).
+    /// The configuration file (default: `.nautes-lint.yaml` in DIR, or in the revision with --rev).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Validate this git revision instead of the working tree: its files are read from the
+    /// object database (no checkout; works in a bare repository). DIR is the repository, or a
+    /// folder in its working tree to check that folder of the revision.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Compare with this git revision: the base is validated too, each finding says whether it
+    /// is new, and rules that need a base run (dr-destination-changed).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// Exit 1 only for errors that are new compared with --base.
+    #[arg(long, requires = "base")]
+    pub new_only: bool,
     /// Apply the safe fixes (`nautes-lint rules` marks the fixable rules), editing only the
     /// bytes of each offending node, then check again and report what remains.
     #[arg(long)]
@@ -287,6 +308,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Serve(args) => serve(&args),
+        Command::Hook(cmd) => hook::run(cmd),
+        Command::InstallHooks(args) => hook::install(&args),
         Command::Rules => {
             let mut out = String::new();
             for r in crate::rules::REGISTRY {
@@ -358,10 +381,33 @@ pub fn settings(
     root: &Path,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let cfg = match &args.config {
-        Some(path) => Config::load(path)?
-            .ok_or_else(|| Failure(format!("{}: no such file", path.display())))?,
+        Some(path) => load_config(path)?,
         None => Config::load(&root.join(config::FILE_NAME))?.unwrap_or_default(),
     };
+    let inventory = match args.clusters.as_ref().or(cfg.clusters.as_ref()) {
+        Some(p) => Some(load_clusters(p)?),
+        None => None,
+    };
+    finish_settings(args, cfg, inventory)
+}
+
+/// A configuration file named on the command line: it must exist.
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    Config::load(path)?.ok_or_else(|| Failure(format!("{}: no such file", path.display())))
+}
+
+fn load_clusters(path: &Path) -> Result<crate::clusters::Inventory, Failure> {
+    crate::clusters::load(path)
+        .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))
+}
+
+/// The flags over a loaded configuration; `inventory` is the cluster inventory, when one was
+/// named (it enables the cluster rules).
+fn finish_settings(
+    args: &CheckArgs,
+    cfg: Config,
+    inventory: Option<crate::clusters::Inventory>,
+) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let version = match &args.nautes_version {
         Some(v) => Some(config::parse_version(v).ok_or_else(|| {
             Failure(format!(
@@ -369,12 +415,6 @@ pub fn settings(
             ))
         })?),
         None => cfg.nautes_version,
-    };
-    let clusters_path = args.clusters.clone().or(cfg.clusters.clone());
-    let inventory = match &clusters_path {
-        Some(p) => crate::clusters::load(p)
-            .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))?,
-        None => crate::clusters::Inventory::default(),
     };
     let ignore = if cfg.ignore.is_empty() {
         None
@@ -391,9 +431,9 @@ pub fn settings(
         strict: args.strict || cfg.strict.unwrap_or(false),
         levels: cfg.rules,
         ignore,
-        clusters: clusters_path.map(|_| inventory.clusters.clone()),
+        clusters: inventory.as_ref().map(|i| i.clusters.clone()),
     };
-    Ok((settings, inventory))
+    Ok((settings, inventory.unwrap_or_default()))
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
@@ -409,41 +449,94 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let root = &args.dir;
-    let open =
-        || crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())));
-    let tree = open()?;
-    let (settings, inventory) = settings(args, root)?;
-    let mut report = validate_showing_progress(&tree, &settings);
-    if args.fix {
-        let fixes = crate::fix::plan(&tree, &report);
-        if args.dry_run {
-            let diff: String = fixes
-                .iter()
-                .map(|f| crate::fix::diff(&f.path, &f.old, &f.new))
-                .collect();
-            print(&diff)?;
-            // What the check would say after the fixes, without writing them.
-            let replaced: HashMap<usize, Vec<u8>> = fixes
-                .iter()
-                .map(|f| (f.index, f.new.clone().into_bytes()))
-                .collect();
-            let fixed_tree = crate::tree::Overlay::new(&tree, replaced);
-            report = validate_showing_progress(&fixed_tree, &settings);
-            eprint!("{}", fix_summary(&fixes, true));
-        } else {
-            for f in &fixes {
-                write_fixed(root, &f.path, &f.new)?;
-            }
-            eprint!("{}", fix_summary(&fixes, false));
-            if !fixes.is_empty() {
-                report = validate_showing_progress(&open()?, &settings);
+    if args.fix && (args.rev.is_some() || args.base.is_some()) {
+        return Err(Failure(
+            "--fix edits the working tree; it cannot be combined with --rev or --base".into(),
+        ));
+    }
+    if args.rev.is_none() && args.base.is_none() {
+        let open = || {
+            crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())))
+        };
+        let tree = open()?;
+        let (settings, inventory) = settings(args, root)?;
+        let mut report = validate_showing_progress(&tree, &settings);
+        if args.fix {
+            let fixes = crate::fix::plan(&tree, &report);
+            if args.dry_run {
+                let diff: String = fixes
+                    .iter()
+                    .map(|f| crate::fix::diff(&f.path, &f.old, &f.new))
+                    .collect();
+                print(&diff)?;
+                // What the check would say after the fixes, without writing them.
+                let replaced: HashMap<usize, Vec<u8>> = fixes
+                    .iter()
+                    .map(|f| (f.index, f.new.clone().into_bytes()))
+                    .collect();
+                let fixed_tree = crate::tree::Overlay::new(&tree, replaced);
+                report = validate_showing_progress(&fixed_tree, &settings);
+                eprint!("{}", fix_summary(&fixes, true));
+            } else {
+                for f in &fixes {
+                    write_fixed(root, &f.path, &f.new)?;
+                }
+                eprint!("{}", fix_summary(&fixes, false));
+                if !fixes.is_empty() {
+                    report = validate_showing_progress(&open()?, &settings);
+                }
             }
         }
+        report.sources.extend(inventory.sources);
+        // A dry run's diff owns standard output.
+        emit(&targets, !args.dry_run, &report)?;
+        return Ok(exit_code(&report));
     }
+    let mut repo = git::Repo::discover(root)?;
+    let (tree, settings, inventory): (Box<dyn Tree>, _, _) = match &args.rev {
+        Some(rev) => {
+            let snapshot = repo.revision(rev)?;
+            let (settings, inventory, note) = repo.settings(args, &snapshot, rev)?;
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            (Box::new(repo.tree(&snapshot)?), settings, inventory)
+        }
+        None => {
+            let tree = crate::tree::FsTree::open(root)
+                .map_err(|e| Failure(format!("{}: {e}", root.display())))?;
+            let (settings, inventory) = settings(args, root)?;
+            (Box::new(tree), settings, inventory)
+        }
+    };
+    let base = match &args.base {
+        Some(rev) => {
+            let snapshot = repo.revision(rev)?;
+            Some(repo.tree(&snapshot)?)
+        }
+        None => None,
+    };
+    let mut report = crate::validate(&*tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
     report.sources.extend(inventory.sources);
-    // A dry run's diff owns standard output.
-    emit(&targets, !args.dry_run, &report)?;
-    Ok(exit_code(&report))
+    emit(&targets, true, &report)?;
+    if args.new_only {
+        Ok(if new_errors(&report) > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    } else {
+        Ok(exit_code(&report))
+    }
+}
+
+/// Errors that the base revision did not have (all errors when nothing was compared).
+pub fn new_errors(report: &Report) -> usize {
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == crate::diagnostic::Severity::Error && d.new != Some(false))
+        .count()
 }
 
 fn fix_summary(fixes: &[crate::fix::FileFix], dry_run: bool) -> String {

@@ -123,6 +123,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 pub fn render(report: &Report, opts: &Options) -> String {
+    let mut ordered: Vec<&Diagnostic> = report.diagnostics.iter().collect();
+    // New findings first when a base was compared; otherwise the path order of the report.
+    ordered.sort_by_key(|d| d.new == Some(false));
+    let mut out = render_diagnostics(report, &ordered, opts);
+    out.push_str(&summary(report));
+    out
+}
+
+/// `diagnostics` (of `report`) in the given order, without the summary.
+pub fn render_diagnostics(report: &Report, diagnostics: &[&Diagnostic], opts: &Options) -> String {
     let theme = if opts.color {
         GraphicalTheme::unicode()
     } else {
@@ -132,10 +142,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
         .with_width(opts.width)
         .with_links(false);
     let mut out = String::new();
-    let mut ordered: Vec<&Diagnostic> = report.diagnostics.iter().collect();
-    // New findings first when a base was compared; otherwise the path order of the report.
-    ordered.sort_by_key(|d| d.new == Some(false));
-    for d in ordered {
+    for &d in diagnostics {
         let v = view(d, report);
         if handler.render_report(&mut out, &v).is_err() {
             // A span the handler cannot place: fall back to one line rather than losing the finding.
@@ -150,36 +157,11 @@ pub fn render(report: &Report, opts: &Options) -> String {
             );
         }
     }
-    out.push_str(&summary(report));
     out
 }
 
 pub fn summary(report: &Report) -> String {
-    let mut out = String::new();
-    if let Some((p, ProductSource::Assumed)) = &report.product {
-        let _ = writeln!(
-            out,
-            "note: product `{p}` assumed (the value most resources carry); set it with --product or `product:` in .nautes-lint.yaml"
-        );
-    }
-    // Rules that need a base revision are skipped in every plain check; saying so each time would
-    // be noise (the JSON lists them). Missing clusters are worth one line: `--clusters` fixes it.
-    let cluster_rules: Vec<&str> = report
-        .skipped_rules
-        .iter()
-        .copied()
-        .filter(|id| {
-            crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
-        })
-        .collect();
-    if !cluster_rules.is_empty() {
-        let _ = writeln!(
-            out,
-            "note: {} skipped without a cluster inventory ({}); pass --clusters PATH or set `clusters:` in .nautes-lint.yaml",
-            plural(cluster_rules.len(), "rule", "rules"),
-            cluster_rules.join(", ")
-        );
-    }
+    let mut out = notes(report);
     let (e, w) = (report.errors(), report.warnings());
     let scope = format!(
         "{} in {}",
@@ -208,6 +190,36 @@ pub fn summary(report: &Report) -> String {
             );
         }
         let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// The notes of the summary: an assumed product, skipped rules.
+pub fn notes(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some((p, ProductSource::Assumed)) = &report.product {
+        let _ = writeln!(
+            out,
+            "note: product `{p}` assumed (the value most resources carry); set it with --product or `product:` in .nautes-lint.yaml"
+        );
+    }
+    // Rules that need a base revision are skipped in every plain check; saying so each time would
+    // be noise (the JSON lists them). Missing clusters are worth one line: `--clusters` fixes it.
+    let cluster_rules: Vec<&str> = report
+        .skipped_rules
+        .iter()
+        .copied()
+        .filter(|id| {
+            crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
+        })
+        .collect();
+    if !cluster_rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: {} skipped without a cluster inventory ({}); pass --clusters PATH or set `clusters:` in .nautes-lint.yaml",
+            plural(cluster_rules.len(), "rule", "rules"),
+            cluster_rules.join(", ")
+        );
     }
     out
 }

@@ -5,10 +5,12 @@
 //! worker thread, so I/O and parsing overlap on every core instead of running as two phases.
 
 mod fs;
+pub mod git;
 mod memory;
 mod overlay;
 
 pub use fs::FsTree;
+pub use git::GitTree;
 pub use memory::MemoryTree;
 pub use overlay::Overlay;
 
@@ -55,6 +57,12 @@ pub trait Tree: Sync {
     fn entries(&self) -> &[TreeEntry];
     /// The contents of entry `index`, at most [`MAX_FILE_BYTES`].
     fn read(&self, index: usize) -> Result<Vec<u8>, ReadError>;
+    /// An id of entry `index`'s content (a git blob id), when the source has one. Two entries
+    /// with the same path and the same id read the same bytes, so the engine checks such a file
+    /// once when it compares a tree with its base.
+    fn blob_id(&self, _index: usize) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Whether Nautes would try to load `path` as a resource: inside a layout folder, not `*.md` or

@@ -1,0 +1,225 @@
+//! The git side of the command line: opening the repository, turning revisions and the index
+//! into trees, and reading a revision's own `.nautes-lint.yaml`.
+
+use super::{CheckArgs, Failure};
+use crate::clusters::{self, Inventory};
+use crate::config::{self, Config};
+use crate::engine::Settings;
+use crate::tree::git::{self, BlobCache, GitTree, Objects, Snapshot};
+use std::path::{Component, Path};
+
+/// An open repository and what has been read from it so far.
+pub struct Repo {
+    pub repo: gix::Repository,
+    pub objects: Objects,
+    /// The checked folder inside the repository ("" for its root).
+    pub prefix: String,
+    cache: BlobCache,
+}
+
+impl Repo {
+    /// The repository holding `dir` (a working tree, a folder in it, or a bare repository),
+    /// for `check --rev/--base`.
+    pub fn discover(dir: &Path) -> Result<Repo, Failure> {
+        // An absolute path: gix 0.90 trips a debug assertion when discovery from a relative
+        // path finds a bare repository (gix-discover `shorten_path_with_cwd`).
+        let abs = dir
+            .canonicalize()
+            .map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+        let repo = gix::discover(&abs).map_err(|e| {
+            Failure(format!(
+                "{}: not in a git repository (--rev and --base read git revisions): {e}",
+                dir.display()
+            ))
+        })?;
+        let prefix = git::prefix_of(&repo, dir)?;
+        // Like git, honour a quarantine in the environment: a custom pre-receive script may
+        // call `check --rev $new`.
+        let objects = Objects::from_env(&repo, |name| std::env::var_os(name))?;
+        Ok(Repo {
+            repo,
+            objects,
+            prefix,
+            cache: BlobCache::default(),
+        })
+    }
+
+    /// The repository a git hook runs for, as git describes it in the environment (`GIT_DIR`,
+    /// `GIT_INDEX_FILE`, and during pre-receive the quarantined objects).
+    pub fn from_hook_env() -> Result<Repo, Failure> {
+        let repo = gix::discover_with_environment_overrides(".").map_err(|e| {
+            Failure(format!(
+                "not in a git repository (run the hook from git, or install it with `nautes-lint install-hooks`): {e}"
+            ))
+        })?;
+        let objects = Objects::from_env(&repo, |name| std::env::var_os(name))?;
+        Ok(Repo {
+            repo,
+            objects,
+            prefix: String::new(),
+            cache: BlobCache::default(),
+        })
+    }
+
+    /// The tree of a revision.
+    pub fn revision(&self, rev: &str) -> Result<Snapshot, Failure> {
+        let id = git::resolve(&self.repo, rev)?;
+        Ok(Snapshot::Tree(self.objects.tree_of(id)?))
+    }
+
+    /// The tree of an object id (commit, tag or tree).
+    pub fn object(&self, id: gix::ObjectId) -> Result<Snapshot, Failure> {
+        Ok(Snapshot::Tree(self.objects.tree_of(id)?))
+    }
+
+    /// The resource files of a snapshot, in memory.
+    pub fn tree(&mut self, snapshot: &Snapshot) -> Result<GitTree, Failure> {
+        Ok(GitTree::load(
+            &self.objects,
+            snapshot,
+            &self.prefix,
+            &mut self.cache,
+        )?)
+    }
+
+    /// Settings for checking `snapshot`: its own `.nautes-lint.yaml` (unless `--config` names
+    /// one) merged with the flags. `label` names the snapshot in messages (`HEAD`, `:` for the
+    /// index). The note, when set, says why the cluster rules cannot run.
+    pub fn settings(
+        &self,
+        args: &CheckArgs,
+        snapshot: &Snapshot,
+        label: &str,
+    ) -> Result<(Settings, Inventory, Option<String>), Failure> {
+        let (cfg, in_tree) = match &args.config {
+            Some(path) => (super::load_config(path)?, false),
+            None => {
+                let path = git::join(&self.prefix, config::FILE_NAME);
+                let shown = format!("{label}:{path}");
+                match snapshot.read_file(&self.objects, &path)? {
+                    Some(bytes) => {
+                        let text = std::str::from_utf8(&bytes)
+                            .map_err(|_| Failure(format!("{shown}: not UTF-8 text")))?;
+                        // Relative paths in the file stay relative: they are resolved against
+                        // the revision below, not against the current directory.
+                        (Config::parse(text, Path::new(&shown), Path::new(""))?, true)
+                    }
+                    None => (Config::default(), true),
+                }
+            }
+        };
+        let mut note = None;
+        let inventory = match (&args.clusters, &cfg.clusters) {
+            (Some(p), _) => Some(super::load_clusters(p)?),
+            (None, Some(p)) if in_tree => {
+                let (inv, n) = self.tree_clusters(snapshot, p, label)?;
+                note = n;
+                inv
+            }
+            (None, Some(p)) => Some(super::load_clusters(p)?),
+            (None, None) => None,
+        };
+        let (settings, inventory) = super::finish_settings(args, cfg, inventory)?;
+        Ok((settings, inventory, note))
+    }
+
+    /// The cluster inventory that a revision's `clusters: PATH` names: from the revision when
+    /// PATH is inside it, else from the working tree. A bare repository (a server hook) has no
+    /// working tree, so a PATH outside the revision cannot be found there: the cluster rules are
+    /// then skipped and the note says so.
+    fn tree_clusters(
+        &self,
+        snapshot: &Snapshot,
+        path: &Path,
+        label: &str,
+    ) -> Result<(Option<Inventory>, Option<String>), Failure> {
+        let inside = normalize(&self.prefix, path);
+        if let Some(p) = &inside
+            && snapshot.contains(&self.objects, p)?
+        {
+            let files = snapshot.read_files(&self.objects, p, &[".yaml", ".yml"])?;
+            let texts = files
+                .into_iter()
+                .map(|(name, bytes)| {
+                    // Shown relative to the checked folder, like the resource paths.
+                    let shown = match name
+                        .strip_prefix(&self.prefix)
+                        .and_then(|n| n.strip_prefix('/'))
+                    {
+                        Some(rel) if !self.prefix.is_empty() => rel.to_owned(),
+                        _ => name.clone(),
+                    };
+                    String::from_utf8(bytes.to_vec())
+                        .map(|t| (shown.clone(), t))
+                        .map_err(|_| Failure(format!("{label}:{name}: not UTF-8 text")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let inv = clusters::parse(texts)
+                .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))?;
+            return Ok((Some(inv), None));
+        }
+        if let Some(workdir) = self.repo.workdir() {
+            let on_disk = workdir.join(&self.prefix).join(path);
+            return Ok((Some(super::load_clusters(&on_disk)?), None));
+        }
+        if inside.is_some() {
+            return Err(Failure(format!(
+                "{label}:{}: `clusters: {}` is not in this revision",
+                config::FILE_NAME,
+                path.display()
+            )));
+        }
+        Ok((
+            None,
+            Some(format!(
+                "`clusters: {}` in {} points outside the repository, and a bare repository has no working tree to find it in; the cluster rules are skipped (pass --clusters PATH or set NAUTES_LINT_CLUSTERS)",
+                path.display(),
+                config::FILE_NAME
+            )),
+        ))
+    }
+}
+
+/// `prefix/path` as a path inside the repository, or `None` when it leaves it (`../x`, `/x`).
+fn normalize(prefix: &str, path: &Path) -> Option<String> {
+    let mut parts: Vec<String> = prefix
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_str()?.to_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_paths_inside_and_outside_the_repository() {
+        assert_eq!(
+            normalize("", Path::new("clusters")),
+            Some("clusters".into())
+        );
+        assert_eq!(
+            normalize("", Path::new("./a/../clusters")),
+            Some("clusters".into())
+        );
+        assert_eq!(
+            normalize("sub", Path::new("../clusters")),
+            Some("clusters".into())
+        );
+        assert_eq!(normalize("", Path::new("../clusters")), None);
+        assert_eq!(normalize("", Path::new("/etc/clusters")), None);
+        assert_eq!(normalize("", Path::new(".")), None);
+    }
+}

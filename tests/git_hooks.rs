@@ -1,0 +1,886 @@
+//! The git side through the real binary and the real `git`: revisions, `--base`, and the
+//! pre-commit, pre-push and pre-receive hooks in real repositories. No mocks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// `git` isolated from the machine's configuration, so the tests run the same on a clean CI box.
+fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("NO_COLOR", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .args(["-c", "init.defaultBranch=main"]);
+    // A test run from inside a git hook must not act on the outer repository.
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    git_cmd(dir).args(args).output().expect("git runs")
+}
+
+/// Runs git and insists on success; returns stdout.
+fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let out = git(dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn lint(dir: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS");
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+    ] {
+        c.env_remove(var);
+    }
+    c.output().expect("nautes-lint runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let ft = entry.file_type().unwrap();
+        if ft.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else if entry.file_name() != "expected.txt" {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+const RUNTIME: &str = "runtimes/dr-dev.yaml";
+
+/// A small valid default.project (one runtime, environment, project, code repo, and the
+/// cluster inventory inside the tree, which `.nautes-lint.yaml` names).
+fn write_valid_tree(dir: &Path) {
+    copy_dir(&fixtures().join("invalid/dr-environment-not-found"), dir);
+    set_environment(dir, "env-dev");
+}
+
+/// Points the runtime at `env`; anything but `env-dev` breaks it.
+fn set_environment(dir: &Path, env: &str) {
+    let path = dir.join(RUNTIME);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            if l.trim_start().starts_with("environment:") {
+                format!("    environment: {env}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(path, text).unwrap();
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let p = dir.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A working repository with the valid tree committed on `main`.
+fn work_repo(root: &Path) -> PathBuf {
+    let w = root.join("work");
+    std::fs::create_dir_all(&w).unwrap();
+    git_ok(&w, &["init", "-q"]);
+    write_valid_tree(&w);
+    git_ok(&w, &["add", "-A"]);
+    git_ok(&w, &["commit", "-qm", "valid tree"]);
+    w
+}
+
+fn commit_all(dir: &Path, message: &str) -> String {
+    git_ok(dir, &["add", "-A"]);
+    git_ok(dir, &["commit", "-q", "--no-verify", "-m", message]);
+    git_ok(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+#[test]
+fn the_valid_tree_is_valid() {
+    let tmp = TempDir::new().unwrap();
+    write_valid_tree(tmp.path());
+    let out = lint(tmp.path(), &["check", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// check --rev / --base
+
+#[test]
+fn check_rev_in_a_bare_repository_equals_check_on_a_checkout() {
+    let tmp = TempDir::new().unwrap();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(fixtures().join("invalid")).unwrap() {
+        let fixture = entry.unwrap().path();
+        let name = fixture.file_name().unwrap().to_str().unwrap().to_owned();
+        // A symlink leaving the tree: a checkout resolves it (and refuses), a revision holds only
+        // the link and says so, so the message differs by design.
+        if name == "unreadable-file" {
+            continue;
+        }
+        let work = tmp.path().join(&name);
+        std::fs::create_dir_all(&work).unwrap();
+        git_ok(&work, &["init", "-q"]);
+        copy_dir(&fixture, &work);
+        git_ok(&work, &["add", "-A"]);
+        git_ok(&work, &["commit", "-qm", &name]);
+        let bare = tmp.path().join(format!("{name}.git"));
+        git_ok(
+            tmp.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                work.to_str().unwrap(),
+                bare.to_str().unwrap(),
+            ],
+        );
+        let from_checkout = lint(&work, &["check", "--format", "json", "."]);
+        let from_bare = lint(&bare, &["check", "--rev", "HEAD", "--format", "json", "."]);
+        assert_eq!(
+            text(&from_checkout),
+            text(&from_bare),
+            "{name}: check on the checkout and check --rev HEAD in the bare repository differ"
+        );
+        assert_eq!(
+            from_checkout.status.code(),
+            from_bare.status.code(),
+            "{name}"
+        );
+        let v = json(&from_bare);
+        assert!(
+            !v["diagnostics"].as_array().unwrap().is_empty(),
+            "{name} breaks a rule: {v:#}"
+        );
+        compared += 1;
+    }
+    assert!(compared > 30);
+}
+
+#[test]
+fn check_rev_reads_the_object_database_not_the_working_tree() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    set_environment(&w, "env-dve");
+    let out = lint(&w, &["check", "--rev", "HEAD", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = lint(&w, &["check", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A folder of the working tree checks that folder of the revision.
+    let nested = tmp.path().join("nested");
+    std::fs::create_dir_all(nested.join("default.project")).unwrap();
+    git_ok(&nested, &["init", "-q"]);
+    write_valid_tree(&nested.join("default.project"));
+    set_environment(&nested.join("default.project"), "env-dve");
+    commit_all(&nested, "nested");
+    let out = lint(&nested, &["check", "--rev", "HEAD", "default.project"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("environment `env-dve` does not exist"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn check_rev_fails_clearly_outside_a_repository_and_on_a_bad_revision() {
+    let tmp = TempDir::new().unwrap();
+    let out = lint(tmp.path(), &["check", "--rev", "HEAD", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("not in a git repository"),
+        "{}",
+        text(&out)
+    );
+    let w = work_repo(tmp.path());
+    let out = lint(&w, &["check", "--rev", "no-such-branch", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no-such-branch"), "{}", text(&out));
+    let out = lint(&w, &["check", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(2), "--new-only needs --base");
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+#[test]
+fn base_marks_new_findings_and_new_only_fails_only_on_them() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    // An old error in the base: a second runtime whose environment does not exist.
+    let broken = std::fs::read_to_string(w.join(RUNTIME))
+        .unwrap()
+        .replace("name: dr-dev", "name: dr-old")
+        .replace("environment: env-dev", "environment: env-gone")
+        .replace("path: manifests/development", "path: manifests/old");
+    write(&w, "runtimes/dr-old.yaml", &broken);
+    commit_all(&w, "old error");
+    // Unchanged: every finding is old.
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let diags = v["diagnostics"].as_array().unwrap();
+    assert!(!diags.is_empty());
+    assert!(diags.iter().all(|d| d["new"] == false), "{v:#}");
+    let out = lint(&w, &["check", "--base", "HEAD", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A new error: --new-only fails, the human output shows it first and counts the old one.
+    set_environment(&w, "env-dve");
+    let out = lint(&w, &["check", "--base", "HEAD", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    let new_at = t.find("env-dve").expect("the new finding");
+    let old_at = t.find("env-gone").expect("the old finding");
+    assert!(new_at < old_at, "new findings come first:\n{t}");
+    assert!(t.contains("already in the base"), "{t}");
+    // The same through revisions only.
+    let head = commit_all(&w, "new error");
+    let out = lint(
+        &w,
+        &[
+            "check", "--rev", &head, "--base", "HEAD~1", "--format", "json", ".",
+        ],
+    );
+    let v = json(&out);
+    let new: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["new"] == true)
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert!(new.contains(&"dr-environment-not-found"), "{v:#}");
+    assert!(new.contains(&"dr-destination-changed"), "{v:#}");
+}
+
+#[test]
+fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    // A second environment, so that moving to it breaks nothing but the destination rule.
+    let env = std::fs::read_to_string(w.join("envs/env-dev.yaml")).unwrap();
+    write(
+        &w,
+        "envs/env-qa.yaml",
+        &env.replace("name: env-dev", "name: env-qa")
+            .replace("cluster: cluster-dev", "cluster: cluster-qa"),
+    );
+    let cluster = std::fs::read_to_string(w.join("clusters/cluster-dev.yaml")).unwrap();
+    write(
+        &w,
+        "clusters/cluster-qa.yaml",
+        &cluster
+            .replace("name: cluster-dev", "name: cluster-qa")
+            .replace("cluster-dev.example.com", "cluster-qa.example.com")
+            .replace("dev.example.com", "qa.example.com"),
+    );
+    commit_all(&w, "qa environment");
+    let rules_of = |out: &Output| -> Vec<String> {
+        json(out)["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    assert_eq!(rules_of(&out), Vec::<String>::new(), "{}", text(&out));
+
+    // Moving the runtime (new destination form) is refused, and points at the base.
+    set_environment(&w, "env-qa");
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    assert_eq!(rules_of(&out), ["dr-destination-changed"], "{}", text(&out));
+    let v = json(&out);
+    let related = &v["diagnostics"][0]["related"][0];
+    assert_eq!(related["path"], RUNTIME);
+
+    // Renamed file, legacy destination form: still the same runtime, still moved.
+    let yaml = std::fs::read_to_string(w.join(RUNTIME)).unwrap();
+    let legacy = yaml.replace(
+        "  destination:\n    environment: env-qa\n    namespaces:\n    - dr-dev\n",
+        "  destination: env-qa\n",
+    );
+    assert_ne!(legacy, yaml, "the fixture has the new destination form");
+    std::fs::remove_file(w.join(RUNTIME)).unwrap();
+    write(&w, "runtimes/renamed.yaml", &legacy);
+    let out = lint(
+        &w,
+        &[
+            "check",
+            "--base",
+            "HEAD",
+            "--format",
+            "json",
+            "--nautes-version",
+            "0.3.5",
+            ".",
+        ],
+    );
+    let rules = rules_of(&out);
+    assert!(
+        rules.contains(&"dr-destination-changed".to_owned()),
+        "{}",
+        text(&out)
+    );
+    // The environment kept, in the legacy form under the new name: no change to report.
+    std::fs::write(
+        w.join("runtimes/renamed.yaml"),
+        legacy.replace("env-qa", "env-dev"),
+    )
+    .unwrap();
+    let out = lint(
+        &w,
+        &[
+            "check",
+            "--base",
+            "HEAD",
+            "--format",
+            "json",
+            "--nautes-version",
+            "0.3.5",
+            ".",
+        ],
+    );
+    assert!(
+        !rules_of(&out).contains(&"dr-destination-changed".to_owned()),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn deleting_a_referenced_resource_says_so_and_points_at_the_deleted_file() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    std::fs::remove_file(w.join("envs/env-dev.yaml")).unwrap();
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "dr-environment-not-found")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("this change deletes it"),
+        "{d:#}"
+    );
+    assert_eq!(d["related"][0]["path"], "envs/env-dev.yaml", "{d:#}");
+    assert_eq!(d["new"], true);
+    // A rename that changes the name is a deletion too.
+    git_ok(&w, &["checkout", "--", "envs/env-dev.yaml"]);
+    git_ok(
+        &w,
+        &["mv", "envs/env-dev.yaml", "envs/env-development.yaml"],
+    );
+    let p = w.join("envs/env-development.yaml");
+    let t = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, t.replace("name: env-dev", "name: env-development")).unwrap();
+    let out = lint(&w, &["check", "--base", "HEAD", "."]);
+    let t = text(&out);
+    assert!(t.contains("this change deletes it"), "{t}");
+    assert!(t.contains("envs/env-dev.yaml"), "{t}");
+    assert!(t.contains("(base revision)"), "{t}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// pre-commit
+
+#[test]
+fn pre_commit_checks_what_is_staged() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    let out = lint(&w, &["install-hooks", "--pre-commit"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(w.join(".git/hooks/pre-commit").exists());
+    assert!(!w.join(".git/hooks/pre-push").exists());
+
+    // A staged broken runtime is refused, with the finding.
+    set_environment(&w, "env-dve");
+    git_ok(&w, &["add", RUNTIME]);
+    let out = git(&w, &["commit", "-m", "broken"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("dr-environment-not-found"), "{t}");
+    assert!(t.contains(RUNTIME), "{t}");
+    assert!(t.contains("commit blocked"), "{t}");
+
+    // Broken only in the working tree (unstaged): does not block another commit.
+    git_ok(&w, &["reset", "-q", "--", RUNTIME]);
+    write(&w, "README.md", "docs\n");
+    git_ok(&w, &["add", "README.md"]);
+    let out = git(&w, &["commit", "-m", "docs"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // `commit -a` stages the broken file into git's temporary index: refused.
+    let out = git(&w, &["commit", "-a", "-m", "all"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("dr-environment-not-found"),
+        "{}",
+        text(&out)
+    );
+
+    // The fixed file commits.
+    set_environment(&w, "env-dev");
+    let yaml = std::fs::read_to_string(w.join(RUNTIME)).unwrap();
+    std::fs::write(w.join(RUNTIME), format!("# reviewed\n{yaml}")).unwrap();
+    git_ok(&w, &["add", RUNTIME]);
+    let out = git(&w, &["commit", "-m", "fixed"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nautes-lint: ok"), "{}", text(&out));
+}
+
+#[test]
+fn pre_commit_in_a_new_repository_and_with_old_errors() {
+    let tmp = TempDir::new().unwrap();
+    let w = tmp.path().join("w");
+    std::fs::create_dir_all(&w).unwrap();
+    git_ok(&w, &["init", "-q"]);
+    assert_eq!(lint(&w, &["install-hooks"]).status.code(), Some(0));
+    // No HEAD yet: everything staged is new.
+    write_valid_tree(&w);
+    set_environment(&w, "env-dve");
+    git_ok(&w, &["add", "-A"]);
+    assert!(!git(&w, &["commit", "-m", "first"]).status.success());
+    git_ok(&w, &["commit", "-q", "--no-verify", "-m", "first, broken"]);
+    // The old error does not block an unrelated commit; --all would.
+    write(&w, "projects/api-server/notes.md", "notes\n");
+    git_ok(&w, &["add", "-A"]);
+    let out = git(&w, &["commit", "-m", "notes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("1 error"), "{}", text(&out));
+    let out = lint(&w, &["hook", "pre-commit", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn install_hooks_keeps_foreign_hooks_unless_forced() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    write(&w, ".git/hooks/pre-push", "#!/bin/sh\necho mine\n");
+    let out = lint(&w, &["install-hooks"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    // Nothing was half-installed.
+    assert!(!w.join(".git/hooks/pre-commit").exists());
+    // Our own hooks are updated without --force.
+    assert_eq!(
+        lint(&w, &["install-hooks", "--pre-commit"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        lint(&w, &["install-hooks", "--pre-commit"]).status.code(),
+        Some(0)
+    );
+    let out = lint(&w, &["install-hooks", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(w.join(".git/hooks/pre-push.orig")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    assert!(
+        std::fs::read_to_string(w.join(".git/hooks/pre-push"))
+            .unwrap()
+            .contains("hook pre-push")
+    );
+    let out = lint(tmp.path(), &["install-hooks"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "not a repository: {}",
+        text(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// pre-push
+
+#[test]
+fn pre_push_validates_each_pushed_branch_against_the_remote() {
+    let tmp = TempDir::new().unwrap();
+    let remote = tmp.path().join("remote.git");
+    git_ok(
+        tmp.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    let w = work_repo(tmp.path());
+    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    assert_eq!(
+        lint(&w, &["install-hooks", "--pre-push"]).status.code(),
+        Some(0)
+    );
+    let out = git(&w, &["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let remote_head = || git_ok(&remote, &["rev-parse", "main"]).trim().to_owned();
+    let pushed = remote_head();
+
+    // A broken runtime is refused; the remote keeps its tip.
+    set_environment(&w, "env-dve");
+    commit_all(&w, "broken");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("dr-environment-not-found"), "{t}");
+    assert!(t.contains("push blocked"), "{t}");
+    assert_eq!(remote_head(), pushed);
+
+    // Fixed on top: the push of both commits goes through.
+    set_environment(&w, "env-dev");
+    commit_all(&w, "fixed");
+    let out = git(&w, &["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(remote_head(), pushed);
+
+    // A new branch is compared with the remote's default branch; a deletion passes.
+    git_ok(&w, &["fetch", "-q", "origin"]);
+    git_ok(&w, &["remote", "set-head", "origin", "main"]);
+    git_ok(&w, &["checkout", "-q", "-b", "feature"]);
+    write(&w, "README.md", "feature\n");
+    commit_all(&w, "feature");
+    let out = git(&w, &["push", "origin", "feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = git(&w, &["push", "origin", ":feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// pre-receive
+
+/// A bare "server" repository whose pre-receive hook runs the built binary.
+fn server(root: &Path) -> PathBuf {
+    let srv = root.join("server.git");
+    git_ok(root, &["init", "-q", "--bare", srv.to_str().unwrap()]);
+    git_ok(&srv, &["config", "receive.advertisePushOptions", "true"]);
+    let hook = srv.join("hooks/pre-receive");
+    std::fs::write(&hook, format!("#!/bin/sh\nexec '{BIN}' hook pre-receive\n")).unwrap();
+    make_executable(&hook);
+    srv
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A clone of `srv` holding the valid tree, pushed.
+fn client(root: &Path, srv: &Path) -> PathBuf {
+    let w = work_repo(root);
+    git_ok(&w, &["remote", "add", "origin", srv.to_str().unwrap()]);
+    let out = git(&w, &["push", "origin", "main"]);
+    assert!(out.status.success(), "first push: {}", text(&out));
+    w
+}
+
+fn tip(srv: &Path, branch: &str) -> Option<String> {
+    let out = git(srv, &["rev-parse", "--verify", "-q", branch]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[test]
+fn pre_receive_rejects_a_push_that_breaks_a_runtime_and_takes_a_clean_one() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    let before = tip(&srv, "main");
+
+    set_environment(&w, "env-dve");
+    commit_all(&w, "broken");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    // The pusher sees the finding with its path and line, as GitLab shows it.
+    assert!(
+        t.contains("GL-HOOK-ERR: runtimes/dr-dev.yaml:8:18 dr-environment-not-found environment `env-dve` does not exist"),
+        "{t}"
+    );
+    assert!(t.contains("GL-HOOK-ERR: nautes-lint: push rejected"), "{t}");
+    assert!(t.contains("pre-receive hook declined"), "{t}");
+    assert_eq!(tip(&srv, "main"), before);
+
+    set_environment(&w, "env-dev");
+    let fixed = commit_all(&w, "fixed");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("nautes-lint: ok"), "{t}");
+    assert!(!t.contains("GL-HOOK-ERR"), "{t}");
+    assert_eq!(tip(&srv, "main"), Some(fixed));
+}
+
+#[test]
+fn pre_receive_takes_a_push_that_adds_no_new_error_to_old_ones() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    // An old error gets in (bypassing the hook), then an unrelated change is pushed.
+    set_environment(&w, "env-dve");
+    commit_all(&w, "old error");
+    let out = git(&w, &["push", "-o", "nautes-lint.skip", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out));
+    write(&w, "README.md", "unrelated\n");
+    let env = std::fs::read_to_string(w.join("envs/env-dev.yaml")).unwrap();
+    std::fs::write(
+        w.join("envs/env-dev.yaml"),
+        format!("# owner: platform\n{env}"),
+    )
+    .unwrap();
+    let head = commit_all(&w, "unrelated");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("1 error already there not counted"), "{t}");
+    assert_eq!(tip(&srv, "main"), Some(head));
+    // With --all the old error blocks.
+    let hook = srv.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\nexec '{BIN}' hook pre-receive --all\n"),
+    )
+    .unwrap();
+    write(&w, "README.md", "again\n");
+    commit_all(&w, "again");
+    let out = git(&w, &["push", "origin", "main"]);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn pre_receive_names_the_deleted_file_of_a_still_referenced_environment() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    git_ok(&w, &["rm", "-q", "envs/env-dev.yaml"]);
+    commit_all(&w, "delete env-dev");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("GL-HOOK-ERR: runtimes/dr-dev.yaml:8:18 dr-environment-not-found environment `env-dev` does not exist: this change deletes it"),
+        "{t}"
+    );
+    assert!(
+        t.contains("GL-HOOK-ERR:   envs/env-dev.yaml:5:9 (base revision): Environment `env-dev` was defined here before this change"),
+        "{t}"
+    );
+}
+
+#[test]
+fn pre_receive_passes_branch_deletions_and_tags() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    git_ok(&w, &["checkout", "-q", "-b", "feature"]);
+    write(&w, "README.md", "feature\n");
+    commit_all(&w, "feature");
+    let out = git(&w, &["push", "origin", "feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A broken commit under a tag is not a branch: it passes unless --tags is configured.
+    set_environment(&w, "env-dve");
+    commit_all(&w, "broken, tagged");
+    git_ok(&w, &["tag", "-a", "-m", "v1", "v1"]);
+    let out = git(&w, &["push", "origin", "v1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = git(&w, &["push", "origin", ":feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(tip(&srv, "refs/heads/feature"), None);
+    let hook = srv.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\nexec '{BIN}' hook pre-receive --tags\n"),
+    )
+    .unwrap();
+    git_ok(&w, &["tag", "-a", "-m", "v2", "v2"]);
+    let out = git(&w, &["push", "origin", "v2"]);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn pre_receive_skip_option_lets_a_push_through_and_says_who() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    set_environment(&w, "env-dve");
+    let head = commit_all(&w, "broken");
+    let out = git_cmd(&w)
+        .args(["push", "-o", "nautes-lint.skip", "origin", "main"])
+        .env("GL_USERNAME", "alice")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("nautes-lint: WARNING: checks skipped by alice with push option nautes-lint.skip; not validated: refs/heads/main"),
+        "{t}"
+    );
+    assert_eq!(tip(&srv, "main"), Some(head));
+}
+
+#[test]
+fn pre_receive_checks_several_refs_of_one_push() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    let main_before = tip(&srv, "main");
+    // main gets a clean change, a new branch a broken one: the whole push is rejected.
+    write(&w, "README.md", "main\n");
+    commit_all(&w, "clean");
+    git_ok(&w, &["checkout", "-q", "-b", "broken"]);
+    set_environment(&w, "env-dve");
+    commit_all(&w, "broken");
+    git_ok(&w, &["checkout", "-q", "-b", "clean-too", "main"]);
+    let out = git(&w, &["push", "origin", "main", "broken", "clean-too"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("GL-HOOK-ERR: refs/heads/broken:"), "{t}");
+    assert!(t.contains("2 new errors in refs/heads/broken"), "{t}");
+    assert!(!t.contains("GL-HOOK-ERR: refs/heads/main:"), "{t}");
+    assert_eq!(tip(&srv, "main"), main_before);
+    assert_eq!(tip(&srv, "refs/heads/broken"), None);
+    // Without the broken branch both go through.
+    let out = git(&w, &["push", "origin", "main", "clean-too"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("nautes-lint: ok: 2 refs checked"), "{t}");
+}
+
+#[test]
+fn pushed_objects_are_quarantined_and_visible_only_through_the_environment() {
+    // The trap the hook avoids: during pre-receive, the pushed objects exist only in git's
+    // quarantine directory. Reading the repository without GIT_OBJECT_DIRECTORY and
+    // GIT_ALTERNATE_OBJECT_DIRECTORIES cannot find the pushed commit.
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    let log = tmp.path().join("hook.log");
+    let hook = srv.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nread old new ref\n\
+             echo \"quarantine=$GIT_OBJECT_DIRECTORY\" > '{log}'\n\
+             '{BIN}' check --rev \"$new\" . >> '{log}' 2>&1; echo \"with=$?\" >> '{log}'\n\
+             env -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES '{BIN}' check --rev \"$new\" . >> '{log}' 2>&1; echo \"without=$?\" >> '{log}'\n\
+             exit 1\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    write(&w, "README.md", "x\n");
+    commit_all(&w, "x");
+    let out = git(&w, &["push", "origin", "main"]);
+    assert!(!out.status.success());
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("quarantine=/"), "{log}");
+    assert!(log.contains("with=0"), "{log}");
+    assert!(log.contains("without=2"), "{log}");
+    assert!(log.contains("missing from the repository"), "{log}");
+}
+
+#[test]
+fn pre_receive_rejects_a_push_whose_configuration_is_broken() {
+    // The check cannot run: that must never look like a clean push.
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    write(
+        &w,
+        ".nautes-lint.yaml",
+        "clusters: clusters\nprodcut: product-7\n",
+    );
+    commit_all(&w, "typo in the configuration");
+    let out = git(&w, &["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("GL-HOOK-ERR: nautes-lint: error: "), "{t}");
+    assert!(
+        t.contains(".nautes-lint.yaml:2:1: unknown key `prodcut`"),
+        "{t}"
+    );
+    assert!(t.contains("the check could not run"), "{t}");
+}
+
+#[test]
+fn revisions_hold_symlinks_and_oversized_files_as_findings_not_reads() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    std::os::unix::fs::symlink("../../../../etc/hostname", w.join("runtimes/link.yaml")).unwrap();
+    let big = format!("# {}\n", "x".repeat(2 * 1024 * 1024));
+    write(&w, "envs/huge.yaml", &big);
+    commit_all(&w, "a link and a huge file");
+    let out = lint(&w, &["check", "--rev", "HEAD", "--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = json(&out);
+    let unreadable: Vec<(String, String)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "unreadable-file")
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_owned(),
+                d["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(unreadable.len(), 2, "{v:#}");
+    assert_eq!(unreadable[0].0, "envs/huge.yaml");
+    assert!(unreadable[0].1.contains("over the limit"), "{v:#}");
+    assert_eq!(unreadable[1].0, "runtimes/link.yaml");
+    assert!(unreadable[1].1.contains("symbolic link"), "{v:#}");
+}
