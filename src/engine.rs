@@ -58,6 +58,23 @@ impl Report {
             .filter(|d| d.severity == Severity::Error)
             .count()
     }
+    /// Adds the texts, out of `texts`, of the files diagnostics point at (the cluster inventory's
+    /// files, which are no part of the tree), leaving the others out.
+    pub fn add_sources(&mut self, texts: &HashMap<Arc<str>, Arc<str>>) {
+        let wanted: Vec<Arc<str>> = self
+            .diagnostics
+            .iter()
+            .flat_map(|d| std::iter::once(&d.path).chain(d.related.iter().map(|r| &r.path)))
+            .filter(|p| !self.sources.contains_key(*p))
+            .cloned()
+            .collect();
+        for p in wanted {
+            if let Some(t) = texts.get(&p) {
+                self.sources.insert(p, t.clone());
+            }
+        }
+    }
+
     pub fn warnings(&self) -> usize {
         self.diagnostics
             .iter()

@@ -141,7 +141,7 @@ fn check_change(
         None => None,
     };
     let mut report = crate::validate(&tree, base_tree.as_ref().map(|b| b as &dyn Tree), &settings);
-    report.sources.extend(inventory.sources);
+    report.add_sources(&inventory.sources);
     let blocking = if args.all {
         report.errors()
     } else {

@@ -406,7 +406,7 @@ fn load_clusters(path: &Path) -> Result<crate::clusters::Inventory, Failure> {
 fn finish_settings(
     args: &CheckArgs,
     cfg: Config,
-    inventory: Option<crate::clusters::Inventory>,
+    mut inventory: Option<crate::clusters::Inventory>,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let version = match &args.nautes_version {
         Some(v) => Some(config::parse_version(v).ok_or_else(|| {
@@ -431,7 +431,8 @@ fn finish_settings(
         strict: args.strict || cfg.strict.unwrap_or(false),
         levels: cfg.rules,
         ignore,
-        clusters: inventory.as_ref().map(|i| i.clusters.clone()),
+        // Moved, not cloned: a generated inventory can hold tens of thousands of clusters.
+        clusters: inventory.as_mut().map(|i| std::mem::take(&mut i.clusters)),
     };
     Ok((settings, inventory.unwrap_or_default()))
 }
@@ -458,8 +459,9 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         let open = || {
             crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())))
         };
-        let tree = open()?;
-        let (settings, inventory) = settings(args, root)?;
+        // Listing the tree and loading the cluster inventory are independent: overlap them.
+        let (tree, loaded) = rayon::join(open, || settings(args, root));
+        let (tree, (settings, inventory)) = (tree?, loaded?);
         let mut report = validate_showing_progress(&tree, &settings);
         if args.fix {
             let fixes = crate::fix::plan(&tree, &report);
@@ -487,7 +489,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
                 }
             }
         }
-        report.sources.extend(inventory.sources);
+        report.add_sources(&inventory.sources);
         // A dry run's diff owns standard output.
         emit(&targets, !args.dry_run, &report)?;
         return Ok(exit_code(&report));
@@ -517,7 +519,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         None => None,
     };
     let mut report = crate::validate(&*tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
-    report.sources.extend(inventory.sources);
+    report.add_sources(&inventory.sources);
     emit(&targets, true, &report)?;
     if args.new_only {
         Ok(if new_errors(&report) > 0 {
