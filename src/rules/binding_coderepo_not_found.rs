@@ -31,20 +31,13 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::CodeRepoBinding) {
-            if let Some(repo) = r.binding().and_then(|b| b.code_repo.as_ref())
-                && ctx.model.get(Kind::CodeRepo, &repo.value).is_none()
-            {
-                out.push(super::not_found(
-                    META.id,
-                    ctx,
-                    r,
-                    repo,
-                    Kind::CodeRepo,
-                    "code repo",
-                    "bind an existing code repo, by id, or delete the binding",
-                ));
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::CodeRepoBinding,
+            to: Kind::CodeRepo,
+            what: "code repo",
+            help: "bind an existing code repo, by id, or delete the binding",
+        };
+        refs.check(ctx, out, |r| r.binding().and_then(|b| b.code_repo.as_ref()));
     }
 }

@@ -31,24 +31,17 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::CodeRepoBinding) {
-            for p in r
-                .binding()
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::CodeRepoBinding,
+            to: Kind::Project,
+            what: "project",
+            help: "correct or remove the entry",
+        };
+        refs.check(ctx, out, |r| {
+            r.binding()
                 .map(|b| b.projects.as_slice())
                 .unwrap_or_default()
-            {
-                if ctx.model.get(Kind::Project, &p.value).is_none() {
-                    out.push(super::not_found(
-                        META.id,
-                        ctx,
-                        r,
-                        p,
-                        Kind::Project,
-                        "project",
-                        "correct or remove the entry",
-                    ));
-                }
-            }
-        }
+        });
     }
 }

@@ -32,21 +32,17 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::CodeRepo) {
-            if let Some(p) = r.code_repo().and_then(|c| c.project.as_ref())
-                && !p.value.is_empty()
-                && ctx.model.get(Kind::Project, &p.value).is_none()
-            {
-                out.push(super::not_found(
-                    META.id,
-                    ctx,
-                    r,
-                    p,
-                    Kind::Project,
-                    "project",
-                    "add the Project under `projects/`, or name an existing one",
-                ));
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::CodeRepo,
+            to: Kind::Project,
+            what: "project",
+            help: "add the Project under `projects/`, or name an existing one",
+        };
+        refs.check(ctx, out, |r| {
+            r.code_repo()
+                .and_then(|c| c.project.as_ref())
+                .filter(|p| !p.value.is_empty())
+        });
     }
 }

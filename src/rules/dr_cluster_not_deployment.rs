@@ -33,47 +33,34 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        let Some(clusters) = ctx.clusters else { return };
         for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
-            let Some(env_ref) = r.dr().and_then(|d| d.environment.as_ref()) else {
-                continue;
-            };
-            let Some(env) = ctx.model.get(Kind::Environment, &env_ref.value) else {
-                continue;
-            };
-            let Some(cluster_ref) = env.env().and_then(|e| e.cluster.as_ref()) else {
-                continue;
-            };
-            let env_path = &ctx.model.paths[env.file as usize];
             // A missing cluster is env-cluster-not-found's finding, on the environment.
-            let Some(c) = clusters.get(&cluster_ref.value) else {
+            let Some(super::Placement {
+                env_ref,
+                env,
+                cluster_ref,
+                cluster: c,
+            }) = super::placement(ctx, r)
+            else {
                 continue;
             };
             let usage = c.usage.as_deref().unwrap_or("");
             let worker = c.worker_type.as_deref().unwrap_or("");
-            if usage != "worker" || worker != "deployment" {
-                let what = if usage == "worker" {
-                    format!(
-                        "a {} worker",
-                        if worker.is_empty() { "untyped" } else { worker }
-                    )
-                } else {
-                    format!(
-                        "a `{}` cluster",
-                        if usage.is_empty() {
-                            "(no usage)"
-                        } else {
-                            usage
-                        }
-                    )
-                };
-                out.push(
-                    Finding::at(META.id, r, env_ref, format!("environment `{}` is on cluster `{}`, which is {what}, not a deployment cluster", env_ref.value, c.name))
-                        .help("deploy to an environment whose cluster has `usage: worker` and `workerType: deployment`")
-                        .related(env_path, cluster_ref.span, format!("environment `{}` uses cluster `{}`", env_ref.value, c.name))
-                        .related(&std::sync::Arc::from(c.path.as_str()), c.name_span, "the cluster is defined here"),
-                );
+            if usage == "worker" && worker == "deployment" {
+                continue;
             }
+            let what = match (usage, worker) {
+                ("worker", "") => "an untyped worker".to_owned(),
+                ("worker", w) => format!("a {w} worker"),
+                ("", _) => "a cluster without `usage`".to_owned(),
+                (u, _) => format!("a `{u}` cluster"),
+            };
+            out.push(
+                Finding::at(META.id, r, env_ref, format!("environment `{}` is on cluster `{}`, which is {what}, not a deployment cluster", env_ref.value, c.name))
+                    .help("deploy to an environment whose cluster has `usage: worker` and `workerType: deployment`")
+                    .related(&ctx.model.paths[env.file as usize], cluster_ref.span, format!("environment `{}` uses cluster `{}`", env_ref.value, c.name))
+                    .related(&std::sync::Arc::from(c.path.as_str()), c.name_span, "the cluster is defined here"),
+            );
         }
     }
 }

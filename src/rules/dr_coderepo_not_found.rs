@@ -32,20 +32,13 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
-            if let Some(repo) = r.dr().and_then(|d| d.code_repo.as_ref())
-                && ctx.model.get(Kind::CodeRepo, &repo.value).is_none()
-            {
-                out.push(super::not_found(
-                    META.id,
-                    ctx,
-                    r,
-                    repo,
-                    Kind::CodeRepo,
-                    "code repo",
-                    "reference code repos by id, `repo-<GitLab project id>`, as in `code-repos/`",
-                ));
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::DeploymentRuntime,
+            to: Kind::CodeRepo,
+            what: "code repo",
+            help: "reference code repos by id, `repo-<GitLab project id>`, as in `code-repos/`",
+        };
+        refs.check(ctx, out, |r| r.dr().and_then(|d| d.code_repo.as_ref()));
     }
 }

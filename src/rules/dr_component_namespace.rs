@@ -34,22 +34,11 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        let Some(clusters) = ctx.clusters else { return };
         for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
-            let Some(d) = r.dr() else { continue };
-            let Some(env_ref) = &d.environment else {
+            let (Some(d), Some(place)) = (r.dr(), super::placement(ctx, r)) else {
                 continue;
             };
-            let Some(env) = ctx.model.get(Kind::Environment, &env_ref.value) else {
-                continue;
-            };
-            let Some(c) = env
-                .env()
-                .and_then(|e| e.cluster.as_ref())
-                .and_then(|c| clusters.get(&c.value))
-            else {
-                continue;
-            };
+            let c = place.cluster;
             for ns in &d.namespaces {
                 if let Some((_, component)) =
                     c.component_namespaces.iter().find(|(n, _)| *n == ns.value)

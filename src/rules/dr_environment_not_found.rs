@@ -32,20 +32,13 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
-            if let Some(env) = r.dr().and_then(|d| d.environment.as_ref())
-                && ctx.model.get(Kind::Environment, &env.value).is_none()
-            {
-                out.push(super::not_found(
-                    META.id,
-                    ctx,
-                    r,
-                    env,
-                    Kind::Environment,
-                    "environment",
-                    "add the Environment under `envs/`, or name an existing one",
-                ));
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::DeploymentRuntime,
+            to: Kind::Environment,
+            what: "environment",
+            help: "add the Environment under `envs/`, or name an existing one",
+        };
+        refs.check(ctx, out, |r| r.dr().and_then(|d| d.environment.as_ref()));
     }
 }

@@ -32,24 +32,17 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::DeploymentRuntime) {
-            for p in r
-                .dr()
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::DeploymentRuntime,
+            to: Kind::Project,
+            what: "project",
+            help: "add the Project under `projects/`, or remove the entry",
+        };
+        refs.check(ctx, out, |r| {
+            r.dr()
                 .map(|d| d.projects_ref.as_slice())
                 .unwrap_or_default()
-            {
-                if ctx.model.get(Kind::Project, &p.value).is_none() {
-                    out.push(super::not_found(
-                        META.id,
-                        ctx,
-                        r,
-                        p,
-                        Kind::Project,
-                        "project",
-                        "add the Project under `projects/`, or remove the entry",
-                    ));
-                }
-            }
-        }
+        });
     }
 }

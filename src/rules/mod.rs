@@ -188,6 +188,63 @@ pub fn did_you_mean(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
         .map(|s| format!("did you mean `{s}`?"))
 }
 
+/// What a `*-not-found` rule checks: the references of resources of kind `from` to resources of
+/// kind `to`, each of which must exist.
+pub struct References {
+    pub rule: &'static str,
+    pub from: Kind,
+    pub to: Kind,
+    /// The target in words, for the message ("environment").
+    pub what: &'static str,
+    /// The help line when no close name exists.
+    pub help: &'static str,
+}
+
+impl References {
+    /// Reports every reference `refs` yields (per resource of `from`) that names no resource.
+    pub fn check<'m, I>(
+        &self,
+        ctx: &TreeCtx<'m>,
+        out: &mut Vec<Finding>,
+        refs: impl Fn(&'m Resource) -> I,
+    ) where
+        I: IntoIterator<Item = &'m crate::model::SpStr>,
+    {
+        for r in ctx.model.of_kind(self.from) {
+            for at in refs(r) {
+                if ctx.model.get(self.to, &at.value).is_none() {
+                    out.push(not_found(
+                        self.rule, ctx, r, at, self.to, self.what, self.help,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Where a DeploymentRuntime lands: the environment it names, that Environment, the cluster
+/// reference in it and the Cluster of the inventory. `None` when any link is missing (other rules
+/// report those) or no inventory was given.
+pub struct Placement<'m> {
+    pub env_ref: &'m crate::model::SpStr,
+    pub env: &'m Resource,
+    pub cluster_ref: &'m crate::model::SpStr,
+    pub cluster: &'m Cluster,
+}
+
+pub fn placement<'m>(ctx: &TreeCtx<'m>, r: &'m Resource) -> Option<Placement<'m>> {
+    let env_ref = r.dr()?.environment.as_ref()?;
+    let env = ctx.model.get(Kind::Environment, &env_ref.value)?;
+    let cluster_ref = env.env()?.cluster.as_ref()?;
+    let cluster = ctx.clusters?.get(&cluster_ref.value)?;
+    Some(Placement {
+        env_ref,
+        env,
+        cluster_ref,
+        cluster,
+    })
+}
+
 /// Code repos are referenced by id (`repo-42`) but people write the GitLab name (`api-server`),
 /// which the CodeRepo keeps in `spec.repoName`.
 fn by_repo_name(model: &Model, kind: Kind, wrong: &str) -> Option<String> {

@@ -31,30 +31,24 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::ProjectPipelineRuntime) {
-            let Some(p) = r.ppr() else { continue };
-            let refs = p
-                .pipeline_source
-                .iter()
-                .chain(
-                    p.event_sources
-                        .iter()
-                        .filter_map(|e| e.gitlab_repo.as_ref()),
-                )
-                .chain(p.additional_repo.iter());
-            for repo in refs {
-                if ctx.model.get(Kind::CodeRepo, &repo.value).is_none() {
-                    out.push(super::not_found(
-                        META.id,
-                        ctx,
-                        r,
-                        repo,
-                        Kind::CodeRepo,
-                        "code repo",
-                        "reference code repos by id, `repo-<GitLab project id>`",
-                    ));
-                }
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::ProjectPipelineRuntime,
+            to: Kind::CodeRepo,
+            what: "code repo",
+            help: "reference code repos by id, `repo-<GitLab project id>`",
+        };
+        refs.check(ctx, out, |r| {
+            r.ppr().into_iter().flat_map(|p| {
+                let events = p
+                    .event_sources
+                    .iter()
+                    .filter_map(|e| e.gitlab_repo.as_ref());
+                p.pipeline_source
+                    .iter()
+                    .chain(events)
+                    .chain(p.additional_repo.iter())
+            })
+        });
     }
 }

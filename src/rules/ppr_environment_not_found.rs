@@ -30,20 +30,13 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::ProjectPipelineRuntime) {
-            if let Some(env) = r.ppr().and_then(|p| p.environment.as_ref())
-                && ctx.model.get(Kind::Environment, &env.value).is_none()
-            {
-                out.push(super::not_found(
-                    META.id,
-                    ctx,
-                    r,
-                    env,
-                    Kind::Environment,
-                    "environment",
-                    "add the Environment under `envs/`, or name an existing one",
-                ));
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::ProjectPipelineRuntime,
+            to: Kind::Environment,
+            what: "environment",
+            help: "add the Environment under `envs/`, or name an existing one",
+        };
+        refs.check(ctx, out, |r| r.ppr().and_then(|p| p.environment.as_ref()));
     }
 }

@@ -31,20 +31,13 @@ impl Rule for Check {
     }
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
-        for r in ctx.model.of_kind(Kind::ProjectPipelineRuntime) {
-            if let Some(p) = r.ppr().and_then(|p| p.project.as_ref())
-                && ctx.model.get(Kind::Project, &p.value).is_none()
-            {
-                out.push(super::not_found(
-                    META.id,
-                    ctx,
-                    r,
-                    p,
-                    Kind::Project,
-                    "project",
-                    "add the Project, or name an existing one",
-                ));
-            }
-        }
+        let refs = super::References {
+            rule: META.id,
+            from: Kind::ProjectPipelineRuntime,
+            to: Kind::Project,
+            what: "project",
+            help: "add the Project, or name an existing one",
+        };
+        refs.check(ctx, out, |r| r.ppr().and_then(|p| p.project.as_ref()));
     }
 }
