@@ -14,7 +14,9 @@ pub struct Inventory {
 
 /// Loads every `*.yaml` / `*.yml` below `path` (or the file itself). A file that is not valid YAML
 /// or holds no Cluster is an error: a broken inventory would make every cluster rule lie.
-pub fn load(path: &Path) -> Result<Inventory, String> {
+/// Files are named relative to `relative_to` (the repository root) when they lie below it, so
+/// reports show `clusters/x.yaml` rather than a machine's absolute path.
+pub fn load(path: &Path, relative_to: Option<&Path>) -> Result<Inventory, String> {
     let mut files = Vec::new();
     if path.is_dir() {
         for entry in ignore::WalkBuilder::new(path)
@@ -39,7 +41,9 @@ pub fn load(path: &Path) -> Result<Inventory, String> {
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
         // `./clusters/x.yaml` is shown as `clusters/x.yaml`, as a revision shows it.
-        let shown: PathBuf = f
+        let shown: PathBuf = relative_to
+            .and_then(|root| f.strip_prefix(root).ok())
+            .unwrap_or(&f)
             .components()
             .filter(|c| *c != std::path::Component::CurDir)
             .collect();

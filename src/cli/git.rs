@@ -110,13 +110,13 @@ impl Repo {
         };
         let mut note = None;
         let inventory = match (&args.clusters, &cfg.clusters) {
-            (Some(p), _) => Some(super::load_clusters(p)?),
+            (Some(p), _) => Some(super::load_clusters(p, None)?),
             (None, Some(p)) if in_tree => {
                 let (inv, n) = self.tree_clusters(snapshot, p, label)?;
                 note = n;
                 inv
             }
-            (None, Some(p)) => Some(super::load_clusters(p)?),
+            (None, Some(p)) => Some(super::load_clusters(p, None)?),
             (None, None) => None,
         };
         let (settings, inventory) = super::finish_settings(args, cfg, inventory)?;
@@ -160,7 +160,8 @@ impl Repo {
         }
         if let Some(workdir) = self.repo.workdir() {
             let on_disk = workdir.join(&self.prefix).join(path);
-            return Ok((Some(super::load_clusters(&on_disk)?), None));
+            let root = workdir.join(&self.prefix);
+            return Ok((Some(super::load_clusters(&on_disk, Some(&root))?), None));
         }
         if inside.is_some() {
             return Err(Failure(format!(

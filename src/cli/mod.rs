@@ -385,7 +385,7 @@ pub fn settings(
         None => Config::load(&root.join(config::FILE_NAME))?.unwrap_or_default(),
     };
     let inventory = match args.clusters.as_ref().or(cfg.clusters.as_ref()) {
-        Some(p) => Some(load_clusters(p)?),
+        Some(p) => Some(load_clusters(p, Some(root))?),
         None => None,
     };
     finish_settings(args, cfg, inventory)
@@ -396,8 +396,8 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
     Config::load(path)?.ok_or_else(|| Failure(format!("{}: no such file", path.display())))
 }
 
-fn load_clusters(path: &Path) -> Result<crate::clusters::Inventory, Failure> {
-    crate::clusters::load(path)
+fn load_clusters(path: &Path, root: Option<&Path>) -> Result<crate::clusters::Inventory, Failure> {
+    crate::clusters::load(path, root)
         .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))
 }
 

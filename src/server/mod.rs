@@ -71,7 +71,7 @@ pub async fn run_on(
     let config = Arc::new(config);
     let clusters = match &config.clusters {
         Some(p) => Some(
-            crate::clusters::load(p)
+            crate::clusters::load(p, None)
                 .map_err(|e| format!("cannot load the cluster inventory: {e}"))?
                 .clusters,
         ),
