@@ -37,18 +37,23 @@ pub fn load(path: &Path, relative_to: Option<&Path>) -> Result<Inventory, String
         return Err(format!("{}: no such file or folder", path.display()));
     }
     files.sort();
-    let mut texts = Vec::with_capacity(files.len());
-    for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        // `./clusters/x.yaml` is shown as `clusters/x.yaml`, as a revision shows it.
-        let shown: PathBuf = relative_to
-            .and_then(|root| f.strip_prefix(root).ok())
-            .unwrap_or(&f)
-            .components()
-            .filter(|c| *c != std::path::Component::CurDir)
-            .collect();
-        texts.push((shown.display().to_string(), text));
-    }
+    // Read on every core: a generated inventory has one file per environment (20,001 at the
+    // largest benchmark), and reading them one by one cost a third of a second.
+    use rayon::prelude::*;
+    let texts = files
+        .into_par_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            // `./clusters/x.yaml` is shown as `clusters/x.yaml`, as a revision shows it.
+            let shown: PathBuf = relative_to
+                .and_then(|root| f.strip_prefix(root).ok())
+                .unwrap_or(&f)
+                .components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect();
+            Ok((shown.display().to_string(), text))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     parse(texts)
 }
 
