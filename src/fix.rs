@@ -163,33 +163,18 @@ struct Located<'a> {
 }
 
 fn locate<'a>(root: &'a Node, pointer: &str) -> Option<Located<'a>> {
-    let mut loc = Located {
-        node: root,
-        parent: None,
-        key_span: None,
-        parent_key_span: None,
+    let path = root.resolve(pointer)?;
+    let (node, key_span) = path[path.len() - 1];
+    let (parent, parent_key_span) = match path.len() {
+        1 => (None, None),
+        n => (Some(path[n - 2].0), path[n - 2].1),
     };
-    if pointer.is_empty() {
-        return Some(loc);
-    }
-    for raw in pointer.strip_prefix('/')?.split('/') {
-        let token = raw.replace("~1", "/").replace("~0", "~");
-        let (next, key_span) = match &loc.node.kind {
-            NodeKind::Map(entries) => {
-                let e = entries.iter().rev().find(|e| e.key == token)?;
-                (&e.value, Some(e.key_span))
-            }
-            NodeKind::Seq(items) => (items.get(token.parse::<usize>().ok()?)?, None),
-            NodeKind::Scalar { .. } => return None,
-        };
-        loc = Located {
-            node: next,
-            parent: Some(loc.node),
-            parent_key_span: loc.key_span,
-            key_span,
-        };
-    }
-    Some(loc)
+    Some(Located {
+        node,
+        parent,
+        key_span,
+        parent_key_span,
+    })
 }
 
 fn byte_range(text: &str, span: Span) -> Range<usize> {

@@ -186,29 +186,36 @@ impl Node {
         )
     }
 
-    /// Follows a JSON pointer (RFC 6901) and returns the span a finding about that node should
-    /// carry: the node itself for a scalar or a flow collection on one line, otherwise the key
-    /// that introduces it (underlining a whole block is noise). `""` is the root.
-    pub fn pointer_span(&self, pointer: &str) -> Option<Span> {
-        let mut node = self;
-        let mut key_span = None;
-        if !pointer.is_empty() {
-            for raw in pointer.strip_prefix('/')?.split('/') {
-                let token = raw.replace("~1", "/").replace("~0", "~");
-                match &node.kind {
-                    NodeKind::Map(entries) => {
-                        let e = entries.iter().rev().find(|e| e.key == token)?;
-                        key_span = Some(e.key_span);
-                        node = &e.value;
-                    }
-                    NodeKind::Seq(items) => {
-                        node = items.get(token.parse::<usize>().ok()?)?;
-                        key_span = None;
-                    }
-                    NodeKind::Scalar { .. } => return None,
-                }
-            }
+    /// Follows a JSON pointer (RFC 6901) from this node: every node on the way, root first, each
+    /// with the span of the key that introduces it (`None` for the root and sequence items).
+    /// `None` when the pointer leads nowhere. `""` is the root alone.
+    pub fn resolve(&self, pointer: &str) -> Option<Vec<(&Node, Option<Span>)>> {
+        let mut path = vec![(self, None)];
+        if pointer.is_empty() {
+            return Some(path);
         }
+        for raw in pointer.strip_prefix('/')?.split('/') {
+            let token = raw.replace("~1", "/").replace("~0", "~");
+            let (node, _) = path[path.len() - 1];
+            let step = match &node.kind {
+                NodeKind::Map(entries) => {
+                    let e = entries.iter().rev().find(|e| e.key == token)?;
+                    (&e.value, Some(e.key_span))
+                }
+                NodeKind::Seq(items) => (items.get(token.parse::<usize>().ok()?)?, None),
+                NodeKind::Scalar { .. } => return None,
+            };
+            path.push(step);
+        }
+        Some(path)
+    }
+
+    /// The span a finding about the node at `pointer` should carry: the node itself for a scalar
+    /// or a flow collection on one line, otherwise the key that introduces it (underlining a
+    /// whole block is noise).
+    pub fn pointer_span(&self, pointer: &str) -> Option<Span> {
+        let path = self.resolve(pointer)?;
+        let (node, key_span) = path[path.len() - 1];
         Some(node.finding_span(key_span))
     }
 

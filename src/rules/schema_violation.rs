@@ -66,26 +66,15 @@ impl Rule for Check {
 }
 
 pub fn is_plain_scalar(root: &crate::yaml::Node, pointer: &str) -> bool {
-    let mut node = root;
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        node = match &node.kind {
-            NodeKind::Map(_) => match node.get(&token) {
-                Some(n) => n,
-                None => return false,
-            },
-            NodeKind::Seq(items) => match token.parse::<usize>().ok().and_then(|i| items.get(i)) {
-                Some(n) => n,
-                None => return false,
-            },
-            NodeKind::Scalar { .. } => return false,
-        };
-    }
-    matches!(
-        node.kind,
-        NodeKind::Scalar {
-            style: Style::Plain,
-            ..
-        }
-    )
+    root.resolve(pointer)
+        .and_then(|path| path.last().copied())
+        .is_some_and(|(node, _)| {
+            matches!(
+                node.kind,
+                NodeKind::Scalar {
+                    style: Style::Plain,
+                    ..
+                }
+            )
+        })
 }
