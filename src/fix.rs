@@ -177,11 +177,6 @@ fn locate<'a>(root: &'a Node, pointer: &str) -> Option<Located<'a>> {
     })
 }
 
-fn byte_range(text: &str, span: Span) -> Range<usize> {
-    let (s, e) = span.char_range();
-    yaml::char_to_byte(text, s)..yaml::char_to_byte(text, e)
-}
-
 /// The single-line plain or quoted scalar the finding points at, with its byte range, after
 /// checking that the file still says what the finding saw.
 fn scalar_at<'a>(
@@ -198,7 +193,7 @@ fn scalar_at<'a>(
     if loc.node.span != d.span || loc.node.span.start.line != loc.node.span.end.line {
         return None;
     }
-    let range = byte_range(text, loc.node.span);
+    let range = loc.node.span.byte_range(text);
     let src = text.get(range.clone())?;
     if src.is_empty() || src.starts_with(['*', '&', '!']) {
         return None;

@@ -46,7 +46,13 @@ impl Span {
         Span { start, end: start }
     }
 
-    /// The half-open character range, at least one character long so a renderer can underline it.
+    /// The bytes of `text` this span covers (spans count characters, as saphyr does).
+    pub fn byte_range(&self, text: &str) -> std::ops::Range<usize> {
+        let (s, e) = self.char_range();
+        char_to_byte(text, s)..char_to_byte(text, e)
+    }
+
+    /// The half-open character range (the end never before the start).
     pub fn char_range(&self) -> (usize, usize) {
         let start = self.start.index as usize;
         let end = (self.end.index as usize).max(start);

@@ -66,9 +66,7 @@ impl miette::Diagnostic for View<'_> {
 }
 
 fn byte_span(text: &str, span: crate::yaml::Span) -> SourceSpan {
-    let (s, e) = span.char_range();
-    let start = crate::yaml::char_to_byte(text, s);
-    let end = crate::yaml::char_to_byte(text, e).max(start);
+    let std::ops::Range { start, end } = span.byte_range(text);
     // Underline at least one character so an empty span (a missing key) stays visible.
     let len = if end > start {
         end - start

@@ -53,7 +53,7 @@ impl Rule for Check {
                 && flagged.insert(e.pointer.clone())
             {
                 let span = root.pointer_span(&e.pointer).unwrap_or(root.span);
-                let text = &ctx.text[byte_range(ctx.text, span)];
+                let text = &ctx.text[span.byte_range(ctx.text)];
                 out.push(finding(ctx, span, &e.pointer, text, "a number"));
             }
         }
@@ -93,11 +93,6 @@ impl Rule for Check {
             }
         }
     }
-}
-
-fn byte_range(text: &str, span: crate::yaml::Span) -> std::ops::Range<usize> {
-    let (s, e) = span.char_range();
-    crate::yaml::char_to_byte(text, s)..crate::yaml::char_to_byte(text, e)
 }
 
 fn finding(
