@@ -163,8 +163,8 @@ impl Config {
                     };
                     for r in rules {
                         if crate::rules::find(&r.key).is_none() {
-                            let hint = crate::suggest::closest(&r.key, crate::rules::ids())
-                                .map(|s| format!(" (did you mean `{s}`?)"))
+                            let hint = crate::suggest::did_you_mean(&r.key, crate::rules::ids())
+                                .map(|h| format!(" ({h})"))
                                 .unwrap_or_default();
                             return Err(err(r.key_span, format!("unknown rule `{}`{hint}", r.key)));
                         }
@@ -192,8 +192,8 @@ impl Config {
                     }
                 }
                 other => {
-                    let hint = crate::suggest::closest(other, KEYS.iter().copied())
-                        .map(|s| format!("did you mean `{s}`? "))
+                    let hint = crate::suggest::did_you_mean(other, KEYS.iter().copied())
+                        .map(|h| format!("{h} "))
                         .unwrap_or_default();
                     return Err(err(
                         e.key_span,

@@ -42,6 +42,11 @@ pub fn closest<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> Op
         .map(|(_, c)| c)
 }
 
+/// "did you mean `x`?" when a candidate is close to `wrong`.
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    closest(wrong, candidates).map(|s| format!("did you mean `{s}`?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -359,8 +359,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
 }
 
 fn unknown_rule(rule: &str) -> String {
-    let hint = crate::suggest::closest(rule, crate::rules::ids())
-        .map(|s| format!(" (did you mean `{s}`?)"))
+    let hint = crate::suggest::did_you_mean(rule, crate::rules::ids())
+        .map(|h| format!(" ({h})"))
         .unwrap_or_default();
     format!("unknown rule `{rule}`{hint}; `nautes-lint rules` lists them")
 }

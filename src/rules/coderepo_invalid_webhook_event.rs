@@ -54,8 +54,7 @@ impl Rule for Check {
                 .unwrap_or_default()
             {
                 if !EVENTS.contains(&e.as_str()) {
-                    let help = crate::suggest::closest(&e.value, EVENTS.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?"))
+                    let help = crate::suggest::did_you_mean(&e.value, EVENTS.iter().copied())
                         .unwrap_or_else(|| format!("GitLab's events are {}", EVENTS.join(", ")));
                     out.push(
                         Finding::at(

@@ -37,12 +37,13 @@ impl Rule for Check {
                 continue;
             };
             if !clusters.contains_key(&c.value) {
-                let help = crate::suggest::closest(&c.value, clusters.keys().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        "register the cluster in the tenant repository, or name a registered one"
-                            .into()
-                    });
+                let help = crate::suggest::did_you_mean(
+                    &c.value,
+                    clusters.keys().map(String::as_str),
+                )
+                .unwrap_or_else(|| {
+                    "register the cluster in the tenant repository, or name a registered one".into()
+                });
                 out.push(
                     Finding::at(
                         META.id,

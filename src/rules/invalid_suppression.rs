@@ -37,8 +37,7 @@ impl Rule for Check {
                 if id == "all" || super::find(id).is_some() {
                     continue;
                 }
-                let help = crate::suggest::closest(id, super::ids())
-                    .map(|s| format!("did you mean `{s}`?"))
+                let help = crate::suggest::did_you_mean(id, super::ids())
                     .unwrap_or_else(|| "`nautes-lint rules` lists the rule ids".into());
                 out.push(
                     Finding::at(

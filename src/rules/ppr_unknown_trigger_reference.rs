@@ -43,8 +43,7 @@ impl Rule for Check {
                 ] {
                     let Some(at) = at else { continue };
                     if !names.contains(&at.as_str()) {
-                        let help = crate::suggest::closest(&at.value, names.iter().copied())
-                            .map(|s| format!("did you mean `{s}`?"))
+                        let help = crate::suggest::did_you_mean(&at.value, names.iter().copied())
                             .unwrap_or_else(|| {
                                 format!("this runtime defines the {what}s: {}", names.join(", "))
                             });

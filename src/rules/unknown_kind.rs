@@ -66,9 +66,8 @@ impl Rule for Check {
                     let shown = other.unwrap_or("(not a string)");
                     let help = other
                         .and_then(|k| {
-                            crate::suggest::closest(k, Kind::ALL.iter().map(|k| k.as_str()))
+                            crate::suggest::did_you_mean(k, Kind::ALL.iter().map(|k| k.as_str()))
                         })
-                        .map(|s| format!("did you mean `{s}`?"))
                         .unwrap_or_else(|| {
                             format!("the kinds stored in default.project are {kinds}")
                         });
