@@ -4,16 +4,6 @@
 mod common;
 use common::*;
 
-const ENV: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1
-kind: Environment
-metadata:
-  name: env-dev
-spec:
-  cluster: cluster-dev
-  envType: development
-  product: product-7
-";
-
 /// A second, broken-by-reference file proves the rest of the tree is still checked.
 const DR_BAD_REF: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1
 kind: DeploymentRuntime

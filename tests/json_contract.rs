@@ -17,15 +17,6 @@ spec:
     targetRevision: HEAD
   product: product-7
 ";
-const ENV: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1
-kind: Environment
-metadata:
-  name: env-dev
-spec:
-  cluster: cluster-dev
-  envType: development
-  product: product-7
-";
 const REPO: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1
 kind: CodeRepo
 metadata:

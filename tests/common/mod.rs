@@ -4,6 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// Environment `env-dev` of product-7 on cluster-dev, as the API server stores it.
+pub const ENV: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1
+kind: Environment
+metadata:
+  name: env-dev
+spec:
+  cluster: cluster-dev
+  envType: development
+  product: product-7
+";
+
 pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
     c.env("NO_COLOR", "1")
