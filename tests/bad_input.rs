@@ -128,6 +128,18 @@ fn symlinks_outside_to_a_folder_and_in_a_loop() {
     let outside = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(outside.path(), ENV).expect("write");
     symlink(outside.path(), dir.path().join("envs/outside.yaml")).expect("symlink");
+    // Leaving the tree is judged on the link's text: a dangling target outside is still outside,
+    // so the finding does not depend on what the checking machine has at that path.
+    symlink(
+        "../../no-such-folder/env.yaml",
+        dir.path().join("envs/dangling-outside.yaml"),
+    )
+    .expect("symlink");
+    symlink(
+        "no-such-env.yaml",
+        dir.path().join("envs/dangling-inside.yaml"),
+    )
+    .expect("symlink");
     symlink(
         dir.path().join("envs"),
         dir.path().join("runtimes/folder.yaml"),
@@ -156,6 +168,26 @@ fn symlinks_outside_to_a_folder_and_in_a_loop() {
     ] {
         assert_eq!(rule_for(&f, p), ["unreadable-file"], "{p}: {f:?}");
     }
+    let message = |path: &str| {
+        report["diagnostics"]
+            .as_array()
+            .expect("diagnostics")
+            .iter()
+            .find(|d| d["path"] == path)
+            .and_then(|d| d["message"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for p in ["envs/outside.yaml", "envs/dangling-outside.yaml"] {
+        assert!(
+            message(p).contains("points outside the repository"),
+            "{p}: {report:#}"
+        );
+    }
+    assert!(
+        message("envs/dangling-inside.yaml").contains("does not resolve"),
+        "{report:#}"
+    );
     assert!(f.iter().any(|(r, _)| r == "dr-environment-not-found"));
 }
 

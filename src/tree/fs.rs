@@ -100,13 +100,21 @@ fn walk_error(root: &Path, err: &ignore::Error) -> (Option<String>, String) {
     (path, format!("cannot be listed: {err}"))
 }
 
+const OUTSIDE: &str = "is a symlink that points outside the repository; it was not followed";
+
 /// A symlink is read only when it resolves to a regular file inside the tree.
-fn resolve_symlink(canonical_root: &Path, link: &Path) -> Result<PathBuf, String> {
-    let target = link
-        .canonicalize()
-        .map_err(|e| format!("is a symlink that does not resolve ({e}); Nautes cannot load it"))?;
+fn resolve_symlink(canonical_root: &Path, link: &Path, rel: &str) -> Result<PathBuf, String> {
+    let target = link.canonicalize().map_err(|e| {
+        // A dangling link that leaves the tree is reported as leaving it: whether its target
+        // happens to exist on this machine must not change the verdict.
+        if std::fs::read_link(link).is_ok_and(|t| leaves_tree(rel, &t, canonical_root)) {
+            OUTSIDE.to_string()
+        } else {
+            format!("is a symlink that does not resolve ({e}); Nautes cannot load it")
+        }
+    })?;
     if !target.starts_with(canonical_root) {
-        return Err("is a symlink that points outside the repository; it was not followed".into());
+        return Err(OUTSIDE.into());
     }
     if target.is_dir() {
         return Err(
@@ -119,6 +127,26 @@ fn resolve_symlink(canonical_root: &Path, link: &Path) -> Result<PathBuf, String
         );
     }
     Ok(target)
+}
+
+/// Whether the link target `target` of the link at `rel` (relative to the root, `/`-separated)
+/// leaves the tree, judged on the path text alone (the target need not exist).
+fn leaves_tree(rel: &str, target: &Path, canonical_root: &Path) -> bool {
+    use std::path::Component;
+    if target.is_absolute() {
+        return !target.starts_with(canonical_root);
+    }
+    // The folders between the root and the link; the link's own name is not one of them.
+    let mut depth = rel.split('/').count() - 1;
+    for part in target.components() {
+        match part {
+            Component::ParentDir if depth == 0 => return true,
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    false
 }
 
 impl Tree for FsTree {
@@ -199,7 +227,7 @@ impl Collector<'_> {
             return;
         }
         if ft.is_symlink() {
-            match resolve_symlink(self.canonical_root, entry.path()) {
+            match resolve_symlink(self.canonical_root, entry.path(), &rel) {
                 Ok(target) => self.local.push((rel, Some(target), None)),
                 Err(problem) => self.local.push((rel, None, Some(problem))),
             }
@@ -210,5 +238,25 @@ impl Collector<'_> {
             let problem = "is not a regular file (a FIFO, socket or device); it was not read";
             self.local.push((rel, None, Some(problem.into())));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaves_tree;
+    use std::path::Path;
+
+    #[test]
+    fn leaving_the_tree_is_judged_on_the_link_text() {
+        let root = Path::new("/repo");
+        let leaves = |rel, target| leaves_tree(rel, Path::new(target), root);
+        assert!(leaves("runtimes/a.yaml", "../../etc/hostname"));
+        assert!(leaves("runtimes/a.yaml", "../../../../../../etc/hostname"));
+        assert!(leaves("runtimes/a.yaml", "/etc/hostname"));
+        assert!(leaves("runtimes/a.yaml", "x/../../../y"));
+        assert!(!leaves("runtimes/a.yaml", "../envs/missing.yaml"));
+        assert!(!leaves("runtimes/a.yaml", "./missing.yaml"));
+        assert!(!leaves("runtimes/a.yaml", "/repo/envs/missing.yaml"));
+        assert!(!leaves("runtimes/deep/a.yaml", "../../envs/x.yaml"));
     }
 }
