@@ -76,3 +76,14 @@ git -C "$CO" checkout -q main
 hyperfine --warmup 1 --runs "$RUNS" \
     --command-name "check --rev main (bare repository)" "'$BIN' check --rev main '$BARE'" \
     --command-name "check (checkout)" "'$BIN' check '$CO'"
+
+# 4. The CI job's case: a checkout compared with a base revision (`check --base`). Unchanged
+#    files are matched to the base by hashing what was read the way git names blobs, so the
+#    comparison should cost little more than the base's own check. The checkout holds the
+#    one-file change against main.
+git -C "$CO" checkout -q bench-change
+hyperfine --warmup 1 --runs "$RUNS" \
+    --command-name "check (checkout)" "'$BIN' check '$CO'" \
+    --command-name "check --base main (checkout)" "'$BIN' check --base main '$CO'" \
+    ${BEFORE:+--command-name "check --base main (checkout, $BEFORE)" "'$BEFORE' check --base main '$CO'"}
+git -C "$CO" checkout -q main

@@ -3,7 +3,7 @@
 use crate::diagnostic::{self, Diagnostic, Finding, ResourceRef, Severity};
 use crate::model::{self, Cluster, Kind, Model, Resource};
 use crate::rules::{self, FileCtx, Needs, TreeCtx};
-use crate::tree::Tree;
+use crate::tree::{ReadError, Tree};
 use crate::yaml;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -126,6 +126,14 @@ impl<'a> Prior<'a> {
             checked,
             resource_of,
         }
+    }
+
+    fn has(&self, path: &str) -> bool {
+        self.checked
+            .model
+            .paths
+            .binary_search_by(|p| (**p).cmp(path))
+            .is_ok()
     }
 
     /// The results of the prior file at `path` when its content id is `id`, moved to `file`.
@@ -286,10 +294,10 @@ fn check_files(
         .enumerate()
         .map(|(file, &i)| {
             let (file, path) = (file as u32, &paths[file]);
-            let checked = prior
-                .zip(tree.blob_id(i))
-                .and_then(|(p, id)| p.reuse(path, id, file))
-                .unwrap_or_else(|| check_file(tree, i, file, path, settings));
+            let checked = match prior {
+                Some(p) => reuse_or_check(p, tree, i, file, path, settings),
+                None => check_file(tree, i, file, path, settings),
+            };
             if let Some(p) = progress {
                 p(1);
             }
@@ -311,6 +319,35 @@ fn check_files(
     }
 }
 
+/// The prior results for entry `index` when its content is unchanged, else a fresh check.
+fn reuse_or_check(
+    prior: &Prior<'_>,
+    tree: &dyn Tree,
+    index: usize,
+    file: u32,
+    path: &str,
+    settings: &Settings,
+) -> (Option<Resource>, Vec<Finding>) {
+    if let Some(id) = tree.blob_id(index) {
+        return prior
+            .reuse(path, id, file)
+            .unwrap_or_else(|| check_file(tree, index, file, path, settings));
+    }
+    // A source without ids (a working tree against a base revision, the CI job's case): hash
+    // what was read the way the prior tree names its blobs. Hashing is far cheaper than parsing.
+    if tree.entries()[index].problem.is_some() || !prior.has(path) {
+        return check_file(tree, index, file, path, settings);
+    }
+    let read = tree.read(index);
+    if let Ok(bytes) = &read
+        && let Some(id) = prior.tree.content_id(bytes)
+        && let Some(reused) = prior.reuse(path, &id, file)
+    {
+        return reused;
+    }
+    check_read(read, file, path, settings)
+}
+
 /// Reads, parses and checks one file on the current worker thread.
 fn check_file(
     tree: &dyn Tree,
@@ -319,23 +356,33 @@ fn check_file(
     path: &str,
     settings: &Settings,
 ) -> (Option<Resource>, Vec<Finding>) {
-    let mut out = Vec::new();
-    let entry = &tree.entries()[index];
-    let unreadable = |message: String| {
-        vec![Finding::new(
-            "unreadable-file",
-            file,
-            yaml::Span::file_start(),
-            "",
-            format!("`{path}` {message}"),
-        )]
-    };
-    if let Some(problem) = &entry.problem {
-        return (None, unreadable(problem.clone()));
+    if let Some(problem) = &tree.entries()[index].problem {
+        return (None, unreadable(file, path, problem));
     }
-    let bytes = match tree.read(index) {
+    check_read(tree.read(index), file, path, settings)
+}
+
+fn unreadable(file: u32, path: &str, message: &str) -> Vec<Finding> {
+    vec![Finding::new(
+        "unreadable-file",
+        file,
+        yaml::Span::file_start(),
+        "",
+        format!("`{path}` {message}"),
+    )]
+}
+
+/// Parses and checks the contents read for one file.
+fn check_read(
+    read: Result<Vec<u8>, ReadError>,
+    file: u32,
+    path: &str,
+    settings: &Settings,
+) -> (Option<Resource>, Vec<Finding>) {
+    let mut out = Vec::new();
+    let bytes = match read {
         Ok(b) => b,
-        Err(e) => return (None, unreadable(e.to_string())),
+        Err(e) => return (None, unreadable(file, path, &e.to_string())),
     };
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
@@ -520,10 +567,14 @@ mod tests {
         ids: Vec<Option<Vec<u8>>>,
     }
 
+    fn content_hash(bytes: &[u8]) -> Vec<u8> {
+        sha2::Sha256::digest(bytes).to_vec()
+    }
+
     impl WithIds {
         fn hashed(tree: MemoryTree) -> WithIds {
             let ids = (0..tree.entries().len())
-                .map(|i| Some(sha2::Sha256::digest(tree.read(i).unwrap()).to_vec()))
+                .map(|i| Some(content_hash(&tree.read(i).unwrap())))
                 .collect();
             WithIds { tree, ids }
         }
@@ -538,6 +589,13 @@ mod tests {
         }
         fn blob_id(&self, index: usize) -> Option<&[u8]> {
             self.ids[index].as_deref()
+        }
+        fn content_id(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+            // An id of `same` names every content: proves a match is trusted, not re-checked.
+            if self.ids.iter().flatten().any(|id| id == b"same") {
+                return Some(b"same".to_vec());
+            }
+            Some(content_hash(bytes))
         }
     }
 
@@ -601,6 +659,43 @@ mod tests {
         assert_eq!(summary(&plain), summary(&reused));
         assert_eq!(plain.resources, reused.resources);
         assert_eq!(plain.fixed, reused.fixed);
+    }
+
+    #[test]
+    fn a_working_tree_against_a_revision_reuses_by_hashing_what_it_read() {
+        let base = fixture("fixtures/valid/demo");
+        let mut new = base.clone();
+        for (p, c) in &mut new {
+            if p == "runtimes/dr-billing-prod.yaml" {
+                c.extend_from_slice(b"  surprise: 1\n");
+            }
+        }
+        new.retain(|(p, _)| p != "envs/env-ci.yaml");
+        let plain = validate(
+            &MemoryTree::new(new.clone()),
+            Some(&MemoryTree::new(base.clone())),
+            &settings(),
+        );
+        // The new tree has no ids (a working directory); the base has (a revision).
+        let hashed = validate(
+            &MemoryTree::new(new),
+            Some(&WithIds::hashed(MemoryTree::new(base))),
+            &settings(),
+        );
+        assert!(!plain.diagnostics.is_empty());
+        assert_eq!(summary(&plain), summary(&hashed));
+        assert_eq!(plain.resources, hashed.resources);
+
+        // A match is trusted: a base that names every content `same` stands in for new bytes.
+        let good = b"apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Environment\nmetadata:\n  name: env-dev\nspec:\n  cluster: c\n  envType: development\n  product: product-7\n".to_vec();
+        let base = WithIds {
+            tree: MemoryTree::new([("envs/env-dev.yaml", good)]),
+            ids: vec![Some(b"same".to_vec())],
+        };
+        let broken = MemoryTree::new([("envs/env-dev.yaml", b"kind: [\n".to_vec())]);
+        let r = validate(&broken, Some(&base), &settings());
+        assert!(r.diagnostics.iter().all(|d| d.rule != "yaml-syntax"));
+        assert_eq!(r.resources, 1);
     }
 
     #[test]

@@ -507,6 +507,8 @@ pub struct GitTree {
     entries: Vec<TreeEntry>,
     contents: Vec<Option<Content>>,
     ids: Vec<Option<ObjectId>>,
+    /// How `ids` were computed, to name other content the same way.
+    hash: Option<gix::hash::Kind>,
 }
 
 impl GitTree {
@@ -538,7 +540,10 @@ impl GitTree {
             })
             .collect();
         cache.fill(objects, &ids)?;
-        let mut tree = GitTree::default();
+        let mut tree = GitTree {
+            hash: Some(objects.hash),
+            ..GitTree::default()
+        };
         for (path, item) in listed {
             let (problem, content, id) = match item {
                 Item::Blob(id) => (None, cache.blobs.get(&id).cloned(), Some(id)),
@@ -597,6 +602,12 @@ impl Tree for GitTree {
     fn blob_id(&self, index: usize) -> Option<&[u8]> {
         self.ids[index].as_ref().map(|id| id.as_bytes())
     }
+
+    fn content_id(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        gix::objs::compute_hash(self.hash?, gix::objs::Kind::Blob, bytes)
+            .ok()
+            .map(|id| id.as_bytes().to_vec())
+    }
 }
 
 /// Resolves a revision (`HEAD`, `main~2`, a full or abbreviated id) to an object id. A full id is
@@ -645,6 +656,21 @@ mod tests {
             ]
         );
         assert!(alternate_dirs(std::ffi::OsStr::new("")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn content_ids_are_git_blob_ids() {
+        let tree = GitTree {
+            hash: Some(gix::hash::Kind::Sha1),
+            ..GitTree::default()
+        };
+        // What `printf 'hello\n' | git hash-object --stdin` prints.
+        let id = tree.content_id(b"hello\n").unwrap();
+        assert_eq!(
+            ObjectId::from_bytes_or_panic(&id).to_string(),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+        assert!(GitTree::default().content_id(b"hello\n").is_none());
     }
 
     #[test]

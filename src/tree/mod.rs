@@ -63,6 +63,12 @@ pub trait Tree: Sync {
     fn blob_id(&self, _index: usize) -> Option<&[u8]> {
         None
     }
+    /// The id [`Tree::blob_id`] would give `bytes`, for a source whose ids are content hashes.
+    /// It lets a tree without ids (a working directory) match its files against this one (a
+    /// base revision) by hashing what it read.
+    fn content_id(&self, _bytes: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Whether Nautes would try to load `path` as a resource: inside a layout folder, not `*.md` or
