@@ -343,8 +343,7 @@ async fn classify(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| retry_after(v, std::time::SystemTime::now()));
     // GitLab's error bodies are short JSON; keep a bounded piece for the log.
     let body = resp.text().await.unwrap_or_default();
     let detail = format!(
@@ -362,6 +361,17 @@ async fn classify(
     } else {
         Err(Attempt::Final(detail))
     }
+}
+
+/// A `Retry-After` value: delay-seconds, or an HTTP date (RFC 9110 §10.2.3). A date in the past
+/// means "now"; anything else unreadable is `None` (the caller's default wait).
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// reqwest errors print the URL; ours has no secret in it, but keep messages short.
@@ -411,6 +421,26 @@ mod tests {
         assert_eq!(truncate_chars("abc", 3), "abc");
         assert_eq!(truncate_chars("abcd", 3), "ab…");
         assert_eq!(truncate_chars(&"é".repeat(300), 255).chars().count(), 255);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
+        let at = |v| retry_after(v, now);
+        assert_eq!(at("120"), Some(Duration::from_secs(120)));
+        assert_eq!(at(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            at("Wed, 21 Oct 2026 07:28:30 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        // The obsolete forms HTTP still allows recipients to read.
+        assert_eq!(
+            at("Wednesday, 21-Oct-26 07:29:00 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(at("Wed, 21 Oct 2026 07:00:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(at("soon"), None);
+        assert_eq!(at("-5"), None);
     }
 
     #[test]
