@@ -54,6 +54,11 @@ fn git_ok(dir: &Path, args: &[&str]) -> String {
 }
 
 fn lint(dir: &Path, args: &[&str]) -> Output {
+    lint_env(dir, args, &[])
+}
+
+/// [`lint`] with extra environment variables; stdin is empty.
+fn lint_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .args(args)
@@ -64,9 +69,16 @@ fn lint(dir: &Path, args: &[&str]) -> Output {
         "GIT_WORK_TREE",
         "GIT_INDEX_FILE",
         "GIT_OBJECT_DIRECTORY",
+        // A test run from a pre-commit framework hook must not see that push's refs.
+        "PRE_COMMIT_FROM_REF",
+        "PRE_COMMIT_TO_REF",
+        "PRE_COMMIT_LOCAL_BRANCH",
+        "PRE_COMMIT_REMOTE_BRANCH",
+        "PRE_COMMIT_REMOTE_NAME",
     ] {
         c.env_remove(var);
     }
+    c.envs(env.iter().copied());
     c.output().expect("nautes-lint runs")
 }
 
@@ -596,6 +608,163 @@ fn pre_push_validates_each_pushed_branch_against_the_remote() {
     assert!(out.status.success(), "{}", text(&out));
     let out = git(&w, &["push", "origin", ":feature"]);
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn pre_push_through_the_pre_commit_framework_takes_the_ref_from_the_environment() {
+    // pre-commit.com reads git's ref lines itself and passes one ref in PRE_COMMIT_* variables,
+    // with nothing on stdin (`lint_env` gives an empty stdin, as the framework does).
+    let tmp = TempDir::new().unwrap();
+    let remote = tmp.path().join("remote.git");
+    git_ok(
+        tmp.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    let w = work_repo(tmp.path());
+    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git_ok(&w, &["push", "-q", "origin", "main"]);
+    let pushed = git_ok(&w, &["rev-parse", "HEAD"]).trim().to_owned();
+    set_environment(&w, "env-dve");
+    let broken = commit_all(&w, "broken");
+    let framework = |from: Option<&str>, to: Option<&str>| {
+        let mut env = vec![
+            ("PRE_COMMIT_LOCAL_BRANCH", "refs/heads/main"),
+            ("PRE_COMMIT_REMOTE_BRANCH", "refs/heads/main"),
+            ("PRE_COMMIT_REMOTE_NAME", "origin"),
+        ];
+        env.extend(from.map(|f| ("PRE_COMMIT_FROM_REF", f)));
+        env.extend(to.map(|t| ("PRE_COMMIT_TO_REF", t)));
+        lint_env(&w, &["hook", "pre-push"], &env)
+    };
+
+    // The framework's usual case: the remote's old tip and the pushed tip.
+    let out = framework(Some(&pushed), Some(&broken));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("dr-environment-not-found"), "{t}");
+    assert!(t.contains("new errors in refs/heads/main"), "{t}");
+
+    // Its "all files" case (every commit new to the remote): only the branch is named.
+    let out = framework(None, None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("dr-environment-not-found"));
+
+    // Without the framework's variables an empty stdin means nothing to push.
+    let out = lint(&w, &["hook", "pre-push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    set_environment(&w, "env-dev");
+    let fixed = commit_all(&w, "fixed");
+    let out = framework(Some(&pushed), Some(&fixed));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("1 ref checked"), "{}", text(&out));
+}
+
+/// `python3 -m pre_commit`, when the pre-commit framework is installed (`.ci/run` installs it,
+/// and in CI its absence is a failure, not a skip).
+fn pre_commit_framework() -> Option<Command> {
+    let command = || {
+        let mut c = Command::new("python3");
+        c.args(["-m", "pre_commit"]);
+        c
+    };
+    let found = command()
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("pre-commit is not installed: `python3 -m pip install pre-commit`");
+    }
+    found.then(command)
+}
+
+#[test]
+fn the_shipped_pre_commit_hooks_block_a_broken_commit_and_push() {
+    let Some(mut pre_commit) = pre_commit_framework() else {
+        eprintln!("SKIPPED: the pre-commit framework is not installed");
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let remote = tmp.path().join("remote.git");
+    git_ok(
+        tmp.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    let w = work_repo(tmp.path());
+    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git_ok(&w, &["push", "-q", "origin", "main"]);
+    // The shipped hook definitions, as a local repository: `language: rust` would `cargo
+    // install` this crate, so the built binary stands in for the installed one.
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    assert_eq!(shipped.matches("entry: nautes-lint ").count(), 2);
+    let hooks: String = shipped
+        .replace("entry: nautes-lint ", &format!("entry: {BIN} "))
+        .replace("language: rust", "language: system")
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    write(
+        &w,
+        ".pre-commit-config.yaml",
+        &format!("repos:\n  - repo: local\n    hooks:\n{hooks}"),
+    );
+    commit_all(&w, "pre-commit configuration");
+    let home = tmp.path().join("pre-commit-home");
+    let framework = |cmd: &mut Command| {
+        cmd.env("PRE_COMMIT_HOME", &home)
+            .env("PRE_COMMIT_COLOR", "never");
+    };
+    let out = pre_commit
+        .current_dir(&w)
+        .args([
+            "install",
+            "--hook-type",
+            "pre-commit",
+            "--hook-type",
+            "pre-push",
+        ])
+        .env("PRE_COMMIT_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let git_fw = |args: &[&str]| {
+        let mut c = git_cmd(&w);
+        framework(&mut c);
+        c.args(args).output().unwrap()
+    };
+
+    // pre-commit stage: a staged broken runtime is refused.
+    set_environment(&w, "env-dve");
+    git_ok(&w, &["add", "-A"]);
+    let out = git_fw(&["commit", "-qm", "broken"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("dr-environment-not-found"), "{t}");
+
+    // pre-push stage: the same break committed past the hook is refused at the push.
+    git_ok(&w, &["commit", "-q", "--no-verify", "-m", "broken"]);
+    let out = git_fw(&["push", "origin", "main"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("dr-environment-not-found"), "{t}");
+    assert!(t.contains("push blocked"), "{t}");
+
+    // Dropped, and a clean change instead: both stages let it through. (Fixing on top would be
+    // a destination change against the broken commit, which the pre-commit stage refuses.)
+    git_ok(&w, &["reset", "-q", "--hard", "HEAD~1"]);
+    write(&w, "README.md", "clean change\n");
+    git_ok(&w, &["add", "-A"]);
+    let out = git_fw(&["commit", "-qm", "clean"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = git_fw(&["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        git_ok(&remote, &["rev-parse", "main"]),
+        git_ok(&w, &["rev-parse", "HEAD"])
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -275,9 +275,63 @@ fn wanted(refname: &str, args: &HookArgs) -> bool {
     refname.starts_with("refs/heads/") || (args.tags && refname.starts_with("refs/tags/"))
 }
 
+/// What the pre-commit framework (pre-commit.com) passes a pre-push hook: it reads git's ref
+/// lines itself and hands over one ref in the environment.
+struct FrameworkPush {
+    local: String,
+    remote_ref: String,
+    /// The pushed tip; absent when the framework checks "all files" (a branch whose every
+    /// commit is new to the remote), then the local branch's tip is meant.
+    to: Option<String>,
+    /// The base: the remote's old tip or the parent of the first new commit.
+    from: Option<String>,
+    remote: Option<String>,
+}
+
+impl FrameworkPush {
+    /// `None` outside the framework.
+    fn from_env(var: impl Fn(&str) -> Option<String>) -> Option<FrameworkPush> {
+        let var = |name| var(name).filter(|v: &String| !v.is_empty());
+        let to = var("PRE_COMMIT_TO_REF");
+        let local = var("PRE_COMMIT_LOCAL_BRANCH");
+        if to.is_none() && local.is_none() {
+            return None;
+        }
+        let local = local.unwrap_or_else(|| "HEAD".to_owned());
+        Some(FrameworkPush {
+            remote_ref: var("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| local.clone()),
+            local,
+            to,
+            from: var("PRE_COMMIT_FROM_REF"),
+            remote: var("PRE_COMMIT_REMOTE_NAME"),
+        })
+    }
+
+    /// The ref as the line git would have passed.
+    fn line(&self, repo: &Repo) -> Result<String, Failure> {
+        let to = match &self.to {
+            Some(to) => to.clone(),
+            None => peel_ref(repo, &self.local)?
+                .ok_or_else(|| Failure(format!("{}: no such branch", self.local)))?
+                .to_string(),
+        };
+        let from = self.from.clone().unwrap_or_else(|| "0".repeat(to.len()));
+        Ok(format!("{} {to} {} {from}\n", self.local, self.remote_ref))
+    }
+}
+
 fn pre_push(args: &HookArgs, remote: Option<&str>) -> Result<ExitCode, Failure> {
-    let input = read_stdin()?;
+    let mut input = read_stdin()?;
     let mut repo = Repo::from_hook_env()?;
+    let framework = input
+        .trim()
+        .is_empty()
+        .then(|| FrameworkPush::from_env(|v| std::env::var(v).ok()))
+        .flatten();
+    let remote = remote.or(framework.as_ref().and_then(|f| f.remote.as_deref()));
+    if let Some(f) = &framework {
+        input = f.line(&repo)?;
+    }
     let mut blocked = Vec::new();
     let mut checked_refs = 0;
     for line in input.lines().filter(|l| !l.trim().is_empty()) {
