@@ -8,7 +8,9 @@ use std::path::Path;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
-    c.env("CI", "true").env("NO_COLOR", "1");
+    c.env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS");
     c
 }
 

@@ -99,6 +99,18 @@ fn the_demo_without_clusters_skips_and_says_so() {
         text.contains("product `product-7`") || !text.contains("assumed"),
         "{text}"
     );
+    // The inventory from the environment, as the hooks and the service take it.
+    let out = bin()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .env("NAUTES_LINT_CLUSTERS", fixture("valid/clusters"))
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        report["summary"]["skipped_rules"],
+        serde_json::json!(["dr-destination-changed"])
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
     // No progress bar, no colour, whatever the environment of the test run.
-    c.env("CI", "true").env("NO_COLOR", "1");
+    c.env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS");
     c
 }
 

@@ -1,7 +1,7 @@
 //! The git side of the command line: opening the repository, turning revisions and the index
 //! into trees, and reading a revision's own `.nautes-lint.yaml`.
 
-use super::{CheckArgs, Failure};
+use super::{Failure, SettingsArgs};
 use crate::clusters::{self, Inventory};
 use crate::config::{self, Config};
 use crate::engine::Settings;
@@ -87,7 +87,7 @@ impl Repo {
     /// index). The note, when set, says why the cluster rules cannot run.
     pub fn settings(
         &self,
-        args: &CheckArgs,
+        args: &SettingsArgs,
         snapshot: &Snapshot,
         label: &str,
     ) -> Result<(Settings, Inventory, Option<String>), Failure> {

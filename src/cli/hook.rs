@@ -5,7 +5,7 @@
 //! `--all` blocks on every error.
 
 use super::git::Repo;
-use super::{CheckArgs, Failure, new_errors};
+use super::{Failure, SettingsArgs, new_errors};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::Report;
 use crate::render::human;
@@ -50,37 +50,8 @@ pub struct HookArgs {
     /// Also validate pushed tags (pre-push, pre-receive); by default only branches are.
     #[arg(long)]
     pub tags: bool,
-    /// A Cluster YAML file or a folder of them, on this machine; enables the cluster rules.
-    /// Overrides `clusters:` of the checked revision's .nautes-lint.yaml, which a bare
-    /// repository can only resolve when it points inside the revision.
-    #[arg(long, value_name = "PATH", env = "NAUTES_LINT_CLUSTERS")]
-    pub clusters: Option<PathBuf>,
-    /// The product id; default: the checked revision's configuration, else the value most
-    /// resources carry.
-    #[arg(long)]
-    pub product: Option<String>,
-    /// The Nautes version the repository targets.
-    #[arg(long, value_name = "X.Y.Z")]
-    pub nautes_version: Option<String>,
-    /// Unknown fields are errors, not warnings.
-    #[arg(long)]
-    pub strict: bool,
-    /// A configuration file on this machine, instead of the checked revision's own.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
-impl HookArgs {
-    fn check_args(&self) -> CheckArgs {
-        CheckArgs {
-            clusters: self.clusters.clone(),
-            product: self.product.clone(),
-            nautes_version: self.nautes_version.clone(),
-            strict: self.strict,
-            config: self.config.clone(),
-            ..CheckArgs::default()
-        }
-    }
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 pub fn run(cmd: HookCommand) -> Result<ExitCode, Failure> {
@@ -134,7 +105,7 @@ fn check_change(
     base: Option<&Snapshot>,
     label: &str,
 ) -> Result<Checked, Failure> {
-    let (settings, inventory, note) = repo.settings(&args.check_args(), new, label)?;
+    let (settings, inventory, note) = repo.settings(&args.settings, new, label)?;
     let tree = repo.tree(new)?;
     let base_tree = match base {
         Some(b) => Some(repo.tree(b)?),

@@ -64,21 +64,8 @@ pub struct CheckArgs {
     /// the terminal. At most one format may go without a file (to standard output).
     #[arg(long, value_name = "FILE", action = ArgAction::Append)]
     pub output: Vec<PathBuf>,
-    /// The product id (`product-<GitLab group id>`); default: the value most resources carry.
-    #[arg(long)]
-    pub product: Option<String>,
-    /// A Cluster YAML file or a folder of them; enables the cluster rules.
-    #[arg(long, value_name = "PATH")]
-    pub clusters: Option<PathBuf>,
-    /// The Nautes version the repository targets; from 0.3.6 the legacy destination is an error.
-    #[arg(long, value_name = "X.Y.Z")]
-    pub nautes_version: Option<String>,
-    /// Unknown fields are errors, not warnings.
-    #[arg(long)]
-    pub strict: bool,
-    /// The configuration file (default: `.nautes-lint.yaml` in DIR, or in the revision with --rev).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     /// Validate this git revision instead of the working tree: its files are read from the
     /// object database (no checkout; works in a bare repository). DIR is the repository, or a
     /// folder in its working tree to check that folder of the revision.
@@ -105,6 +92,30 @@ pub struct CheckArgs {
     /// Positions of the --output values on the command line.
     #[arg(skip)]
     pub output_at: Vec<usize>,
+}
+
+/// The flags over `.nautes-lint.yaml`, shared by `check` and the hooks.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SettingsArgs {
+    /// The product id (`product-<GitLab group id>`); default: the configuration's, else the
+    /// value most resources carry.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// A Cluster YAML file or a folder of them, on this machine; enables the cluster rules.
+    /// Overrides `clusters:` of the configuration (a revision's own `clusters:` can only point
+    /// inside that revision).
+    #[arg(long, value_name = "PATH", env = "NAUTES_LINT_CLUSTERS")]
+    pub clusters: Option<PathBuf>,
+    /// The Nautes version the repository targets; from 0.3.6 the legacy destination is an error.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub nautes_version: Option<String>,
+    /// Unknown fields are errors, not warnings.
+    #[arg(long)]
+    pub strict: bool,
+    /// A configuration file on this machine (default: `.nautes-lint.yaml` of the checked tree
+    /// or revision).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// One report to write: a format, to a file or (without one) to standard output.
@@ -377,7 +388,7 @@ fn print(s: &str) -> Result<ExitCode, Failure> {
 
 /// Merges the config file and the flags (flags win) into settings.
 pub fn settings(
-    args: &CheckArgs,
+    args: &SettingsArgs,
     root: &Path,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let cfg = match &args.config {
@@ -404,7 +415,7 @@ fn load_clusters(path: &Path, root: Option<&Path>) -> Result<crate::clusters::In
 /// The flags over a loaded configuration; `inventory` is the cluster inventory, when one was
 /// named (it enables the cluster rules).
 fn finish_settings(
-    args: &CheckArgs,
+    args: &SettingsArgs,
     cfg: Config,
     mut inventory: Option<crate::clusters::Inventory>,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
@@ -460,7 +471,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
             crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())))
         };
         // Listing the tree and loading the cluster inventory are independent: overlap them.
-        let (tree, loaded) = rayon::join(open, || settings(args, root));
+        let (tree, loaded) = rayon::join(open, || settings(&args.settings, root));
         let (tree, (settings, inventory)) = (tree?, loaded?);
         let mut report = validate_showing_progress(&tree, &settings);
         if args.fix {
@@ -498,7 +509,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     let (tree, settings, inventory): (Box<dyn Tree>, _, _) = match &args.rev {
         Some(rev) => {
             let snapshot = repo.revision(rev)?;
-            let (settings, inventory, note) = repo.settings(args, &snapshot, rev)?;
+            let (settings, inventory, note) = repo.settings(&args.settings, &snapshot, rev)?;
             if let Some(note) = note {
                 eprintln!("note: {note}");
             }
@@ -507,7 +518,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         None => {
             let tree = crate::tree::FsTree::open(root)
                 .map_err(|e| Failure(format!("{}: {e}", root.display())))?;
-            let (settings, inventory) = settings(args, root)?;
+            let (settings, inventory) = settings(&args.settings, root)?;
             (Box::new(tree), settings, inventory)
         }
     };

@@ -19,7 +19,8 @@ pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
     c.env("NO_COLOR", "1")
         .env("COLUMNS", "100")
-        .env_remove("CI");
+        .env_remove("CI")
+        .env_remove("NAUTES_LINT_CLUSTERS");
     c
 }
 
