@@ -14,6 +14,8 @@
 #   (two archives fetched and two trees validated per event, for the new/old classification).
 # Peak memory is the service's VmHWM from /proc. Every run is bounded (wrk -d, a deadline on
 # polling) and talks only to 127.0.0.1.
+# PARTS picks the parts (default "A B C"); BIN another build of nautes-lint to measure (default
+# the release build made here), e.g. to compare two commits on one machine.
 set -euo pipefail
 RUNTIMES=${1:-1000}
 EVENTS=${2:-200}
@@ -21,7 +23,9 @@ DURATION=${3:-10s}
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 cargo build --release --bin nautes-lint --example fake_gitlab --example generate >&2
-BIN=target/release/nautes-lint
+BIN=${BIN:-target/release/nautes-lint}
+PARTS=${PARTS:-A B C}
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -52,6 +56,7 @@ stop_service() { kill -TERM "$SVC"; wait "$SVC" 2>/dev/null || true; }
 
 echo "== machine: $(nproc) cores, $(uname -r), disk of $WORK: $(df --output=source "$WORK" | tail -1)"
 for SYNC in full normal; do
+  has_part A || break
   echo "== A: accept path, wrk -t2 -c64 -d$DURATION, --workers 0, --synchronous $SYNC (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   start_service "$WORK/a-$SYNC.db" --workers 0 --synchronous "$SYNC"
   wrk -t2 -c64 -d"$DURATION" --latency -s scripts/wrk-push.lua "http://127.0.0.1:$SVC_PORT/webhook/gitlab"
@@ -94,5 +99,5 @@ end_to_end() { # $1 = label, $2 = database, $3 = before sha
   stop_service
 }
 
-end_to_end B "$WORK/b.db" 0000000000000000000000000000000000000000
-end_to_end C "$WORK/c.db" 1111111111111111111111111111111111111111
+if has_part B; then end_to_end B "$WORK/b.db" 0000000000000000000000000000000000000000; fi
+if has_part C; then end_to_end C "$WORK/c.db" 1111111111111111111111111111111111111111; fi

@@ -135,7 +135,12 @@ pub fn read_tar_gz(bytes: &[u8], limits: &ArchiveLimits) -> Result<Archive, Arch
     for (path, problem) in problems {
         tree = tree.with_problem(&path, &problem);
     }
-    Ok(Archive { tree, config })
+    // The base and the head of a push are two archives: ids let the head reuse the base's
+    // results for every file the push did not touch.
+    Ok(Archive {
+        tree: tree.with_content_ids(),
+        config,
+    })
 }
 
 /// `<project>-<sha>-<sha>/runtimes/a.yaml` -> `runtimes/a.yaml`. Entries outside one top folder,
