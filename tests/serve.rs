@@ -781,26 +781,46 @@ async fn newer_push_supersedes_a_queued_older_one() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    // No workers: jobs stay queued, so the supersede rule is what decides.
-    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
-    assert_eq!(
-        post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[])
-            .await
-            .0,
-        202
+    // One worker, held on its first job's archive: the next two pushes to the branch wait.
+    gl.hold_archives(true);
+    let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
+    let accepted = |after, before| {
+        let svc = &svc;
+        async move { post(svc, "Push Hook", push(after, before), Some(SECRET), &[]).await }
+    };
+    assert_eq!(accepted(BROKEN, BASE).await.0, 202);
+    gl.wait_for("the first job in flight", WAIT, |_| {
+        gl.states(BROKEN) == ["pending"]
+    })
+    .await;
+    assert_eq!(accepted(BROKEN2, BROKEN).await.0, 202);
+    assert_eq!(accepted(CLEAN, BROKEN2).await.0, 202);
+    gl.hold_archives(false);
+    gl.wait_for("the newest push's result", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    wait_state(&db, 2, "done").await;
+
+    // The replaced push is never checked; its commit says so and names the newer one.
+    assert_eq!(gl.states(BROKEN), ["pending", "failed"]);
+    assert_eq!(gl.states(BROKEN2), ["canceled"]);
+    let said = &gl.statuses(BROKEN2)[0].body;
+    assert!(
+        said["description"].as_str().unwrap().contains(&CLEAN[..8]),
+        "{said}"
     );
-    assert_eq!(
-        post(&svc, "Push Hook", push(CLEAN, BROKEN), Some(SECRET), &[])
-            .await
-            .0,
-        202
-    );
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+    let archives = gl
+        .calls()
+        .iter()
+        .filter(|c| c.query == format!("sha={BROKEN2}"))
+        .count();
+    assert_eq!(archives, 1, "fetched once, as the newest push's base only");
     let j = jobs(&db);
     assert_eq!(
         j.iter()
             .map(|r| (r.2.as_str(), r.1.as_str()))
             .collect::<Vec<_>>(),
-        [(BROKEN, "superseded"), (CLEAN, "queued")]
+        [(BROKEN, "done"), (BROKEN2, "superseded"), (CLEAN, "done")]
     );
 }
 

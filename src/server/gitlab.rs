@@ -31,6 +31,8 @@ pub enum StatusState {
     Pending,
     Success,
     Failed,
+    /// Not checked: a newer push replaced this one while it waited.
+    Canceled,
 }
 
 impl StatusState {
@@ -39,6 +41,7 @@ impl StatusState {
             StatusState::Pending => "pending",
             StatusState::Success => "success",
             StatusState::Failed => "failed",
+            StatusState::Canceled => "canceled",
         }
     }
 }

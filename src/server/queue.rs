@@ -10,9 +10,11 @@
 //!
 //! Exactly once: a unique index on (project_id, sha, kind) and a partial unique index on the
 //! delivery's `Idempotency-Key`. A repeated delivery finds the existing row and creates nothing.
-//! A job is `queued` -> `running` -> `done` | `failed`, or `queued` -> `superseded` when a newer
-//! push to the same branch (or a newer commit of the same merge request) arrives first. Jobs
-//! left `running` by a crash are put back to `queued` at start.
+//! A job is `queued` -> `running` -> `done` | `failed`. When a newer push to the same branch (or
+//! a newer commit of the same merge request) arrives while a job is still queued, that job is
+//! marked `superseded_by` the newer sha: it is not validated, but still run, to post a
+//! `canceled` status on its commit (as GitLab shows an auto-canceled pipeline), and ends
+//! `superseded`. Jobs left `running` by a crash are put back to `queued` at start.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -90,6 +92,8 @@ pub struct Job {
     pub new: NewJob,
     /// Runs so far, this one included.
     pub attempts: u32,
+    /// The sha of the newer push that replaced this one before it ran.
+    pub superseded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +164,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
     outcome         TEXT,
-    last_error      TEXT
+    last_error      TEXT,
+    superseded_by   TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_once ON jobs(project_id, sha, kind);
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery ON jobs(idempotency_key)
@@ -176,8 +181,22 @@ CREATE TABLE IF NOT EXISTS mr_notes (
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v);
 ";
 
+/// Brings a database made by an earlier version up to [`SCHEMA`].
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_superseded_by: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name='superseded_by'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_superseded_by {
+        conn.execute_batch("ALTER TABLE jobs ADD COLUMN superseded_by TEXT;")?;
+    }
+    Ok(())
+}
+
 const JOB_COLUMNS: &str = "id, kind, project_id, sha, ref_name, base_project_id, base_ref, \
-                           mr_project_id, mr_iid, event_uuid, idempotency_key, attempts";
+                           mr_project_id, mr_iid, event_uuid, idempotency_key, attempts, \
+                           superseded_by";
 
 fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     let base_project: Option<i64> = r.get(5)?;
@@ -197,6 +216,7 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
             idempotency_key: r.get(10)?,
         },
         attempts: r.get(11)?,
+        superseded_by: r.get(12)?,
     })
 }
 
@@ -235,6 +255,7 @@ impl Queue {
         conn.execute_batch("PRAGMA wal_autocheckpoint=8000;")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn).map_err(err)?;
         let recovered = conn
             .execute(
                 "UPDATE jobs SET state='queued', updated_at=?1 WHERE state='running'",
@@ -315,11 +336,11 @@ impl Queue {
                 Some(id) => {
                     let superseded = c
                         .prepare_cached(
-                            "UPDATE jobs SET state='superseded', updated_at=?1,
-                                last_error='superseded by job ' || ?2
-                             WHERE supersede_key=?3 AND state='queued' AND id<?2",
+                            "UPDATE jobs SET superseded_by=?4, updated_at=?1
+                             WHERE supersede_key=?3 AND state='queued' AND id<?2
+                                AND superseded_by IS NULL",
                         )?
-                        .execute(params![now, id, job.supersede_key()])?;
+                        .execute(params![now, id, job.supersede_key(), job.sha])?;
                     Ok(Enqueued::Accepted { id, superseded })
                 }
                 None => {
@@ -374,11 +395,13 @@ impl Queue {
         .await
     }
 
+    /// Records a job's outcome; a job that was `superseded_by` another ends `superseded`.
     pub async fn complete(&self, id: i64, outcome: &str) -> Result<(), QueueError> {
         let outcome = outcome.to_owned();
         self.call(move |c| {
             c.execute(
-                "UPDATE jobs SET state='done', outcome=?2, last_error=NULL, updated_at=?3
+                "UPDATE jobs SET outcome=?2, last_error=NULL, updated_at=?3,
+                    state=CASE WHEN superseded_by IS NULL THEN 'done' ELSE 'superseded' END
                  WHERE id=?1",
                 params![id, outcome, now_ms()],
             )
@@ -651,13 +674,56 @@ mod tests {
         q.enqueue(push("c3", "other", None)).await.unwrap();
         let r = q.enqueue(push("b2", "main", None)).await.unwrap();
         assert!(matches!(r, Enqueued::Accepted { superseded: 1, .. }));
-        let first = q.claim().await.unwrap().unwrap();
-        let second = q.claim().await.unwrap().unwrap();
+        // Still run, in order, but only to say it was replaced, and by what.
+        let mut claimed = Vec::new();
+        while let Some(job) = q.claim().await.unwrap() {
+            q.complete(job.id, "x").await.unwrap();
+            claimed.push((job.new.sha, job.superseded_by));
+        }
+        let some = |s: &str| Some(s.to_owned());
         assert_eq!(
-            (first.new.sha.as_str(), second.new.sha.as_str()),
-            ("c3", "b2")
+            claimed,
+            [
+                ("a1".into(), some("b2")),
+                ("c3".into(), None),
+                ("b2".into(), None)
+            ]
         );
-        assert!(q.claim().await.unwrap().is_none());
+        let states: Vec<String> = q
+            .call(|c| {
+                c.prepare("SELECT state FROM jobs ORDER BY id")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(states, ["superseded", "done", "done"]);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_previous_schema_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let old_schema = SCHEMA.replace(",\n    superseded_by   TEXT", "");
+        assert_ne!(old_schema, SCHEMA);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(&old_schema).unwrap();
+            c.execute(
+                "INSERT INTO jobs (kind, project_id, sha, ref_name, supersede_key, state,
+                    not_before, created_at, updated_at)
+                 VALUES ('push', 7, 'a1', 'main', 'push:7:main', 'queued', 0, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let (q, _) = Queue::open(&path).unwrap();
+        q.enqueue(push("b2", "main", None)).await.unwrap();
+        let job = q.claim().await.unwrap().unwrap();
+        assert_eq!(
+            (job.new.sha.as_str(), job.superseded_by.as_deref()),
+            ("a1", Some("b2"))
+        );
     }
 
     #[tokio::test]

@@ -44,6 +44,8 @@ enum Outcome {
     /// The tree could not be checked (config error, archive over the limits); a `failed` status
     /// says why.
     Unchecked,
+    /// A newer push replaced it before it ran; a `canceled` status says so.
+    Superseded,
 }
 
 impl Outcome {
@@ -52,6 +54,7 @@ impl Outcome {
             Outcome::Success => "success",
             Outcome::Failed => "failed",
             Outcome::Unchecked => "unchecked",
+            Outcome::Superseded => "superseded",
         }
     }
 }
@@ -201,6 +204,22 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
                 .await
         }
     };
+    if let Some(newer) = &job.superseded_by {
+        let short = newer.get(..8).unwrap_or(newer);
+        let said = status(
+            StatusState::Canceled,
+            format!("not checked: a newer push ({short}) replaced this one"),
+        )
+        .await;
+        return match said {
+            // GitLab refusing a status for an old commit is no reason to fail anything.
+            Err(CallError::Permanent(e)) => {
+                tracing::warn!(error = %e, "cannot mark the superseded commit canceled");
+                Ok(Outcome::Superseded)
+            }
+            other => other.map(|()| Outcome::Superseded),
+        };
+    }
     status(
         StatusState::Pending,
         "nautes-lint is checking this commit".into(),
