@@ -418,6 +418,69 @@ async fn merge_request_note_is_created_once_then_updated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_still_finds_the_note_among_many_pages_of_discussion() {
+    let gl = gitlab().await;
+    for i in 0..150 {
+        gl.add_note(15, 3, &format!("review comment {i}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let svc = Service::start(&gl.url, &dir.path().join("first.db"), &[]).await;
+        let (code, _) = post(
+            &svc,
+            "Merge Request Hook",
+            merge_request("open", BROKEN, None),
+            Some(SECRET),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 202);
+        gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
+            .await;
+    }
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 151);
+    let (ours, _) = notes[150].clone();
+
+    // A new database knows no note id: the marker is found on the second page and edited.
+    let svc = Service::start(&gl.url, &dir.path().join("second.db"), &[]).await;
+    let (code, _) = post(
+        &svc,
+        "Merge Request Hook",
+        merge_request("update", BROKEN2, Some(BROKEN)),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
+        .await;
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 151, "no second summary note");
+    assert_eq!(notes[150].0, ours);
+    assert!(
+        notes[150].1.contains("dr-project-not-found"),
+        "{}",
+        notes[150].1
+    );
+    let pages: Vec<String> = gl
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "GET" && c.path.ends_with("/merge_requests/3/notes"))
+        .map(|c| query_value(&c.query, "page"))
+        .collect();
+    assert_eq!(pages, ["1", "2", "1", "2"], "each run read both pages");
+}
+
+fn query_value(query: &str, name: &str) -> String {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_token_gets_401_and_no_job() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();

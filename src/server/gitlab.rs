@@ -233,16 +233,18 @@ impl GitLab {
         .await
     }
 
-    /// The first page of an MR's notes, oldest first (the service's note is found by its marker;
-    /// a hundred notes is plenty to find one the service itself posted).
-    pub async fn notes(
+    /// One page (1-based, 100 notes) of an MR's notes, oldest first, and whether another page
+    /// follows (GitLab's `X-Next-Page`; without that header, a full page means "maybe").
+    pub async fn notes_page(
         &self,
         project: i64,
         iid: i64,
+        page: u32,
         event: Option<&str>,
-    ) -> Result<Vec<Note>, CallError> {
+    ) -> Result<(Vec<Note>, bool), CallError> {
+        const PER_PAGE: usize = 100;
         let path = format!(
-            "/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at&per_page=100"
+            "/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at&per_page={PER_PAGE}&page={page}"
         );
         self.call("notes", || async {
             let resp = self
@@ -250,10 +252,19 @@ impl GitLab {
                 .send()
                 .await;
             match classify(resp).await {
-                Ok(r) => match r.json::<Vec<Note>>().await {
-                    Ok(v) => Attempt::Done(v),
-                    Err(e) => Attempt::Final(format!("unexpected notes list: {e}")),
-                },
+                Ok(r) => {
+                    let next = r
+                        .headers()
+                        .get("x-next-page")
+                        .map(|v| !v.as_bytes().trim_ascii().is_empty());
+                    match r.json::<Vec<Note>>().await {
+                        Ok(v) => {
+                            let more = next.unwrap_or(v.len() >= PER_PAGE);
+                            Attempt::Done((v, more))
+                        }
+                        Err(e) => Attempt::Final(format!("unexpected notes list: {e}")),
+                    }
+                }
                 Err(a) => a.map_never(),
             }
         })

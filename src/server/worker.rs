@@ -297,13 +297,7 @@ async fn upsert_note(
     let known = ctx.queue.note_id(project, iid).await.map_err(db)?;
     let existing = match known {
         Some(id) => Some(id),
-        None => ctx
-            .gitlab
-            .notes(project, iid, ev)
-            .await?
-            .into_iter()
-            .find(|n| n.body.contains(NOTE_MARKER))
-            .map(|n| n.id),
+        None => find_note(ctx, project, iid, ev).await?,
     };
     if let Some(id) = existing {
         if ctx.gitlab.update_note(project, iid, id, body, ev).await? {
@@ -317,6 +311,34 @@ async fn upsert_note(
     let id = ctx.gitlab.create_note(project, iid, body, ev).await?;
     ctx.queue.set_note_id(project, iid, id).await.map_err(db)
 }
+
+/// The service's own note on a merge request, found by its marker. Pages are read oldest
+/// first; a merge request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note
+/// rather than an unbounded scan.
+async fn find_note(
+    ctx: &Context,
+    project: i64,
+    iid: i64,
+    ev: Option<&str>,
+) -> Result<Option<i64>, CallError> {
+    for page in 1..=MAX_NOTE_PAGES {
+        let (notes, more) = ctx.gitlab.notes_page(project, iid, page, ev).await?;
+        if let Some(n) = notes.iter().find(|n| n.body.contains(NOTE_MARKER)) {
+            return Ok(Some(n.id));
+        }
+        if !more {
+            return Ok(None);
+        }
+    }
+    tracing::warn!(
+        pages = MAX_NOTE_PAGES,
+        "no summary note in the first pages of the merge request's notes; posting a new one"
+    );
+    Ok(None)
+}
+
+/// Pages of 100 notes searched for the service's own note.
+const MAX_NOTE_PAGES: u32 = 50;
 
 /// The service's settings plus the repository's own `.nautes-lint.yaml` (its `clusters` path
 /// means a path on a developer's machine, so the service's inventory is used instead).

@@ -145,6 +145,17 @@ impl FakeGitLab {
             .collect()
     }
 
+    /// A note somebody else wrote on a merge request.
+    pub fn add_note(&self, project: i64, iid: i64, body: &str) {
+        let mut g = self.lock();
+        g.next_id += 1;
+        let id = g.next_id;
+        g.notes
+            .entry((project, iid))
+            .or_default()
+            .push((id, body.to_owned()));
+    }
+
     pub fn notes(&self, project: i64, iid: i64) -> Vec<(i64, String)> {
         self.lock()
             .notes
@@ -363,16 +374,32 @@ async fn route(
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             match (m, rest) {
                 ("GET", []) => {
-                    let list: Vec<_> = g
-                        .notes
-                        .get(&(pid, iid))
-                        .map(|v| {
-                            v.iter()
-                                .map(|(id, b)| serde_json::json!({"id": id, "body": b, "system": false}))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    json_response(StatusCode::OK, serde_json::Value::Array(list))
+                    // Paginated as GitLab does: `page` and `per_page` (default 20, at most
+                    // 100), `X-Next-Page` empty on the last page.
+                    let param = |name, default: usize| {
+                        query_param(query, name)
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(default)
+                    };
+                    let (page, per_page) =
+                        (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
+                    let all = g.notes.get(&(pid, iid)).cloned().unwrap_or_default();
+                    let list: Vec<_> = all
+                        .iter()
+                        .skip((page - 1) * per_page)
+                        .take(per_page)
+                        .map(|(id, b)| serde_json::json!({"id": id, "body": b, "system": false}))
+                        .collect();
+                    let next = if page * per_page < all.len() {
+                        (page + 1).to_string()
+                    } else {
+                        String::new()
+                    };
+                    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
+                    if let Ok(v) = next.parse() {
+                        resp.headers_mut().insert("x-next-page", v);
+                    }
+                    resp
                 }
                 ("POST", []) => {
                     g.next_id += 1;
