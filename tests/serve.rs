@@ -106,6 +106,14 @@ impl Service {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::spawn(cmd).await
+    }
+
+    /// Starts `cmd` (a `serve` command) and waits for its "listening" log line.
+    async fn spawn(mut cmd: Command) -> Service {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start the service");
         let logs = Arc::new(Mutex::new(Vec::new()));
         for stream in [
@@ -478,6 +486,126 @@ fn query_value(query: &str, name: &str) -> String {
         .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Reads a YAML file of the repository as JSON.
+fn repo_yaml(rel: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap();
+    let parsed = nautes_lint::yaml::parse(&text);
+    assert!(parsed.issues.is_empty(), "{rel}: {:?}", parsed.issues);
+    parsed.documents[0].root.to_json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_deployment_runs_the_service_it_describes() {
+    // No cluster here: the container's command, environment and mounts are replayed on this
+    // machine, so a misspelt variable, a wrong probe path or port, or a secret file the service
+    // does not read fails this test instead of a rollout.
+    let gl = gitlab().await;
+    let deployment = repo_yaml("deploy/kubernetes/deployment.yaml");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let containerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/Containerfile"))
+            .unwrap();
+    let uid = pod["securityContext"]["runAsUser"].as_i64().unwrap();
+    assert!(containerfile.contains(&format!("USER {uid}:{uid}")));
+    assert!(containerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/nautes-lint", "serve"]"#));
+
+    // Each mount becomes a folder of the test: the queue volume, the Secret, the clusters.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mounts: Vec<(String, PathBuf)> = Vec::new();
+    for m in container["volumeMounts"].as_array().unwrap() {
+        let (name, at) = (
+            m["name"].as_str().unwrap(),
+            m["mountPath"].as_str().unwrap(),
+        );
+        let local = match name {
+            "clusters" => fixture("valid/clusters"),
+            _ => tmp.path().join(name),
+        };
+        std::fs::create_dir_all(&local).unwrap();
+        mounts.push((at.to_owned(), local));
+    }
+    let secret = &mounts.iter().find(|m| m.0.ends_with("/secret")).unwrap().1;
+    std::fs::write(secret.join("gitlab-token"), format!("{TOKEN}\n")).unwrap();
+    std::fs::write(secret.join("webhook-secret"), format!("{SECRET}\n")).unwrap();
+    let local = |value: &str| {
+        mounts
+            .iter()
+            .find_map(|(at, dir)| {
+                let rest = value.strip_prefix(at.as_str())?;
+                Some(format!("{}{rest}", dir.display()))
+            })
+            .unwrap_or_else(|| value.to_owned())
+    };
+
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve");
+    for a in container["args"].as_array().unwrap() {
+        cmd.arg(local(a.as_str().unwrap()));
+    }
+    for var in [
+        "NAUTES_LINT_WEBHOOK_SECRET",
+        "NAUTES_LINT_GITLAB_TOKEN",
+        "NAUTES_LINT_WEBHOOK_SIGNING_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+    let port = container["ports"][0]["containerPort"].as_i64().unwrap();
+    for e in container["env"].as_array().unwrap() {
+        let (name, value) = (e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+        let value = match name {
+            "NAUTES_LINT_LISTEN" => {
+                assert!(
+                    value.ends_with(&format!(":{port}")),
+                    "{value} vs port {port}"
+                );
+                "127.0.0.1:0".to_owned()
+            }
+            "NAUTES_LINT_GITLAB_URL" => gl.url.clone(),
+            _ => local(value),
+        };
+        cmd.env(name, value);
+    }
+    cmd.env("NAUTES_LINT_LOG", "info");
+    let svc = Service::spawn(cmd).await;
+
+    // The probes and the scrape annotation name paths the service answers.
+    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+    let mut paths = vec![
+        annotations["prometheus.io/path"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ];
+    assert_eq!(annotations["prometheus.io/port"], port.to_string());
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(get["port"], container["ports"][0]["name"], "{probe}");
+        paths.push(get["path"].as_str().unwrap().to_owned());
+    }
+    for path in paths {
+        let resp = reqwest::get(svc.url(&path)).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+    }
+
+    // It does its work with those settings: the secrets from the files, the queue on the
+    // volume, the cluster rules from the mounted inventory.
+    let (code, _) = post(&svc, "Push Hook", push(CLEAN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+    let database = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "NAUTES_LINT_DATABASE")
+        .map(|e| local(e["value"].as_str().unwrap()))
+        .unwrap();
+    assert_eq!(jobs(Path::new(&database)).len(), 1);
+    svc.assert_no_secrets();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
