@@ -171,7 +171,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_once ON jobs(project_id, sha, kind);
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery ON jobs(idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, not_before, id);
-CREATE INDEX IF NOT EXISTS jobs_supersede ON jobs(supersede_key, state);
 CREATE TABLE IF NOT EXISTS mr_notes (
     project_id INTEGER NOT NULL,
     mr_iid     INTEGER NOT NULL,
@@ -180,6 +179,11 @@ CREATE TABLE IF NOT EXISTS mr_notes (
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v);
 ";
+
+/// Marks the older queued jobs of a branch or merge request (?3) replaced by job ?2 (sha ?4).
+/// Its terms match the partial index `jobs_replaceable`, so it visits only live jobs.
+const SUPERSEDE: &str = "UPDATE jobs SET superseded_by=?4, updated_at=?1
+     WHERE supersede_key=?3 AND state='queued' AND superseded_by IS NULL AND id<?2";
 
 /// Brings a database made by an earlier version up to [`SCHEMA`].
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -191,7 +195,14 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_superseded_by {
         conn.execute_batch("ALTER TABLE jobs ADD COLUMN superseded_by TEXT;")?;
     }
-    Ok(())
+    // Only the jobs a newer push can still replace: a superseded job stays queued (it posts
+    // its `canceled` status), and an index over every queued job of a branch would make each
+    // insert scan all the replaced ones before it.
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS jobs_supersede;
+         CREATE INDEX IF NOT EXISTS jobs_replaceable ON jobs(supersede_key)
+             WHERE state='queued' AND superseded_by IS NULL;",
+    )
 }
 
 const JOB_COLUMNS: &str = "id, kind, project_id, sha, ref_name, base_project_id, base_ref, \
@@ -334,13 +345,12 @@ impl Queue {
                 .optional()?;
             match id {
                 Some(id) => {
-                    let superseded = c
-                        .prepare_cached(
-                            "UPDATE jobs SET superseded_by=?4, updated_at=?1
-                             WHERE supersede_key=?3 AND state='queued' AND id<?2
-                                AND superseded_by IS NULL",
-                        )?
-                        .execute(params![now, id, job.supersede_key(), job.sha])?;
+                    let superseded = c.prepare_cached(SUPERSEDE)?.execute(params![
+                        now,
+                        id,
+                        job.supersede_key(),
+                        job.sha
+                    ])?;
                     Ok(Enqueued::Accepted { id, superseded })
                 }
                 None => {
@@ -698,6 +708,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(states, ["superseded", "done", "done"]);
+    }
+
+    #[tokio::test]
+    async fn superseding_visits_only_replaceable_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
+        let plan: Vec<String> = q
+            .call(|c| {
+                c.prepare(&format!("EXPLAIN QUERY PLAN {SUPERSEDE}"))?
+                    .query_map(params![0, 0, "k", "s"], |r| r.get(3))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p.contains("INDEX jobs_replaceable")),
+            "{plan:?}"
+        );
     }
 
     #[tokio::test]
