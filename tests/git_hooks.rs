@@ -150,6 +150,15 @@ fn work_repo(root: &Path) -> PathBuf {
     w
 }
 
+/// [`work_repo`] with an empty bare repository as its `origin`; returns (work, remote).
+fn work_repo_with_remote(root: &Path) -> (PathBuf, PathBuf) {
+    let remote = root.join("remote.git");
+    git_ok(root, &["init", "-q", "--bare", remote.to_str().unwrap()]);
+    let w = work_repo(root);
+    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    (w, remote)
+}
+
 fn commit_all(dir: &Path, message: &str) -> String {
     git_ok(dir, &["add", "-A"]);
     git_ok(dir, &["commit", "-q", "--no-verify", "-m", message]);
@@ -565,13 +574,7 @@ fn install_hooks_keeps_foreign_hooks_unless_forced() {
 #[test]
 fn pre_push_validates_each_pushed_branch_against_the_remote() {
     let tmp = TempDir::new().unwrap();
-    let remote = tmp.path().join("remote.git");
-    git_ok(
-        tmp.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    let w = work_repo(tmp.path());
-    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let (w, remote) = work_repo_with_remote(tmp.path());
     assert_eq!(
         lint(&w, &["install-hooks", "--pre-push"]).status.code(),
         Some(0)
@@ -615,13 +618,7 @@ fn pre_push_through_the_pre_commit_framework_takes_the_ref_from_the_environment(
     // pre-commit.com reads git's ref lines itself and passes one ref in PRE_COMMIT_* variables,
     // with nothing on stdin (`lint_env` gives an empty stdin, as the framework does).
     let tmp = TempDir::new().unwrap();
-    let remote = tmp.path().join("remote.git");
-    git_ok(
-        tmp.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    let w = work_repo(tmp.path());
-    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let (w, _remote) = work_repo_with_remote(tmp.path());
     git_ok(&w, &["push", "-q", "origin", "main"]);
     let pushed = git_ok(&w, &["rev-parse", "HEAD"]).trim().to_owned();
     set_environment(&w, "env-dve");
@@ -685,13 +682,7 @@ fn the_shipped_pre_commit_hooks_block_a_broken_commit_and_push() {
         return;
     };
     let tmp = TempDir::new().unwrap();
-    let remote = tmp.path().join("remote.git");
-    git_ok(
-        tmp.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    let w = work_repo(tmp.path());
-    git_ok(&w, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let (w, remote) = work_repo_with_remote(tmp.path());
     git_ok(&w, &["push", "-q", "origin", "main"]);
     // The shipped hook definitions, as a local repository: `language: rust` would `cargo
     // install` this crate, so the built binary stands in for the installed one.

@@ -238,6 +238,17 @@ async fn post(
     (status, serde_json::from_str(&text).unwrap_or(text.into()))
 }
 
+/// An authenticated `Merge Request Hook` of [`merge_request`].
+async fn post_mr(
+    svc: &Service,
+    action: &str,
+    sha: &str,
+    oldrev: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let body = merge_request(action, sha, oldrev);
+    post(svc, "Merge Request Hook", body, Some(SECRET), &[]).await
+}
+
 fn finals(calls: &[Call], sha: &str) -> usize {
     calls
         .iter()
@@ -361,14 +372,7 @@ async fn merge_request_note_is_created_once_then_updated() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
-    let (code, _) = post(
-        &svc,
-        "Merge Request Hook",
-        merge_request("open", BROKEN, None),
-        Some(SECRET),
-        &[],
-    )
-    .await;
+    let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
     assert_eq!(code, 202);
     gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
         .await;
@@ -381,25 +385,11 @@ async fn merge_request_note_is_created_once_then_updated() {
     assert!(first.contains("`runtimes/dr-dev.yaml:"), "{first}");
 
     // A title edit is an `update` without `oldrev`: no code changed, nothing to do.
-    let (code, body) = post(
-        &svc,
-        "Merge Request Hook",
-        merge_request("update", BROKEN, None),
-        Some(SECRET),
-        &[],
-    )
-    .await;
+    let (code, body) = post_mr(&svc, "update", BROKEN, None).await;
     assert_eq!((code, body["status"].as_str()), (200, Some("ignored")));
 
     // A new commit on the source branch: the same note is edited.
-    let (code, _) = post(
-        &svc,
-        "Merge Request Hook",
-        merge_request("update", BROKEN2, Some(BROKEN)),
-        Some(SECRET),
-        &[],
-    )
-    .await;
+    let (code, _) = post_mr(&svc, "update", BROKEN2, Some(BROKEN)).await;
     assert_eq!(code, 202);
     gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
         .await;
@@ -434,14 +424,7 @@ async fn a_lost_database_still_finds_the_note_among_many_pages_of_discussion() {
     let dir = tempfile::tempdir().unwrap();
     {
         let svc = Service::start(&gl.url, &dir.path().join("first.db"), &[]).await;
-        let (code, _) = post(
-            &svc,
-            "Merge Request Hook",
-            merge_request("open", BROKEN, None),
-            Some(SECRET),
-            &[],
-        )
-        .await;
+        let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
         assert_eq!(code, 202);
         gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
             .await;
@@ -452,14 +435,7 @@ async fn a_lost_database_still_finds_the_note_among_many_pages_of_discussion() {
 
     // A new database knows no note id: the marker is found on the second page and edited.
     let svc = Service::start(&gl.url, &dir.path().join("second.db"), &[]).await;
-    let (code, _) = post(
-        &svc,
-        "Merge Request Hook",
-        merge_request("update", BROKEN2, Some(BROKEN)),
-        Some(SECRET),
-        &[],
-    )
-    .await;
+    let (code, _) = post_mr(&svc, "update", BROKEN2, Some(BROKEN)).await;
     assert_eq!(code, 202);
     gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
         .await;
