@@ -290,3 +290,61 @@ fn findings_that_cannot_be_fixed_stay_and_fail() {
     let fixed = std::fs::read_to_string(tmp.path().join(DR)).unwrap();
     assert!(fixed.contains("  destination:\n    environment: env-nowhere\n"));
 }
+
+#[test]
+fn fix_with_base_compares_the_fixed_files_with_the_revision() {
+    let legacy = dr(
+        "spec:\n  destination: env-dev\n  manifestSource:\n    codeRepo: repo-42\n    path: manifests/development\n    targetRevision: HEAD\n  product: product-7\n  projectsRef:\n  - api-server\n",
+    );
+    let tmp = repo("dr-legacy-destination", DR, &legacy);
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(tmp.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "legacy destination"]);
+
+    let out = bin()
+        .current_dir(tmp.path())
+        .args(["check", "--fix", "--base", "HEAD", "--format", "json", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The base rule ran, and the new destination form is the same environment, not a change.
+    assert!(
+        !report["summary"]["skipped_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "dr-destination-changed"),
+        "{report:#}"
+    );
+    assert_eq!(report["diagnostics"], serde_json::json!([]), "{report:#}");
+    let fixed = std::fs::read_to_string(tmp.path().join(DR)).unwrap();
+    assert!(
+        fixed.contains("  destination:\n    environment: env-dev\n"),
+        "{fixed}"
+    );
+    // `--rev` names a revision, which has no working files to edit.
+    let out = bin()
+        .current_dir(tmp.path())
+        .args(["check", "--fix", "--rev", "HEAD", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be combined with --rev"));
+}

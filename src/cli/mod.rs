@@ -461,85 +461,94 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let root = &args.dir;
-    if args.fix && (args.rev.is_some() || args.base.is_some()) {
+    if args.fix && args.rev.is_some() {
         return Err(Failure(
-            "--fix edits the working tree; it cannot be combined with --rev or --base".into(),
+            "--fix edits the working tree; it cannot be combined with --rev".into(),
         ));
     }
-    if args.rev.is_none() && args.base.is_none() {
-        let open = || {
-            crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())))
-        };
-        // Listing the tree and loading the cluster inventory are independent: overlap them.
-        let (tree, loaded) = rayon::join(open, || settings(&args.settings, root));
-        let (tree, (settings, inventory)) = (tree?, loaded?);
-        let mut report = validate_showing_progress(&tree, &settings);
-        if args.fix {
-            let fixes = crate::fix::plan(&tree, &report);
-            if args.dry_run {
-                let diff: String = fixes
-                    .iter()
-                    .map(|f| crate::fix::diff(&f.path, &f.old, &f.new))
-                    .collect();
-                print(&diff)?;
-                // What the check would say after the fixes, without writing them.
-                let replaced: HashMap<usize, Vec<u8>> = fixes
-                    .iter()
-                    .map(|f| (f.index, f.new.clone().into_bytes()))
-                    .collect();
-                let fixed_tree = crate::tree::Overlay::new(&tree, replaced);
-                report = validate_showing_progress(&fixed_tree, &settings);
-                eprint!("{}", fix_summary(&fixes, true));
-            } else {
-                for f in &fixes {
-                    write_fixed(root, &f.path, &f.new)?;
-                }
-                eprint!("{}", fix_summary(&fixes, false));
-                if !fixes.is_empty() {
-                    report = validate_showing_progress(&open()?, &settings);
-                }
-            }
-        }
-        report.add_sources(&inventory.sources);
-        // A dry run's diff owns standard output.
-        emit(&targets, !args.dry_run, &report)?;
-        return Ok(exit_code(&report));
-    }
+    let Some(rev) = &args.rev else {
+        return check_working_tree(args, &targets);
+    };
     let mut repo = git::Repo::discover(root)?;
-    let (tree, settings, inventory): (Box<dyn Tree>, _, _) = match &args.rev {
-        Some(rev) => {
-            let snapshot = repo.revision(rev)?;
-            let (settings, inventory, note) = repo.settings(&args.settings, &snapshot, rev)?;
-            if let Some(note) = note {
-                eprintln!("note: {note}");
-            }
-            (Box::new(repo.tree(&snapshot)?), settings, inventory)
-        }
-        None => {
-            let tree = crate::tree::FsTree::open(root)
-                .map_err(|e| Failure(format!("{}: {e}", root.display())))?;
-            let (settings, inventory) = settings(&args.settings, root)?;
-            (Box::new(tree), settings, inventory)
-        }
-    };
-    let base = match &args.base {
-        Some(rev) => {
-            let snapshot = repo.revision(rev)?;
-            Some(repo.tree(&snapshot)?)
-        }
-        None => None,
-    };
-    let mut report = crate::validate(&*tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
+    let snapshot = repo.revision(rev)?;
+    let (settings, inventory, note) = repo.settings(&args.settings, &snapshot, rev)?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
+    let tree = repo.tree(&snapshot)?;
+    let base = base_tree(&mut repo, args.base.as_deref())?;
+    let mut report = crate::validate(&tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
     report.add_sources(&inventory.sources);
     emit(&targets, true, &report)?;
-    if args.new_only {
-        Ok(if new_errors(&report) > 0 {
+    Ok(check_exit_code(&report, args.new_only))
+}
+
+/// `check` on the files in DIR, compared with `--base` when given, fixed with `--fix`.
+fn check_working_tree(args: &CheckArgs, targets: &[Target]) -> Result<ExitCode, Failure> {
+    let root = &args.dir;
+    let open =
+        || crate::tree::FsTree::open(root).map_err(|e| Failure(format!("{}: {e}", root.display())));
+    // Listing the tree and loading the cluster inventory are independent: overlap them.
+    let (tree, loaded) = rayon::join(open, || settings(&args.settings, root));
+    let (tree, (settings, inventory)) = (tree?, loaded?);
+    let base = match &args.base {
+        Some(rev) => base_tree(&mut git::Repo::discover(root)?, Some(rev))?,
+        None => None,
+    };
+    let base = base.as_ref().map(|b| b as &dyn Tree);
+    let mut report = validate_showing_progress(&tree, base, &settings);
+    if args.fix {
+        let fixes = crate::fix::plan(&tree, &report);
+        if args.dry_run {
+            let diff: String = fixes
+                .iter()
+                .map(|f| crate::fix::diff(&f.path, &f.old, &f.new))
+                .collect();
+            print(&diff)?;
+            // What the check would say after the fixes, without writing them.
+            let replaced: HashMap<usize, Vec<u8>> = fixes
+                .iter()
+                .map(|f| (f.index, f.new.clone().into_bytes()))
+                .collect();
+            let fixed_tree = crate::tree::Overlay::new(&tree, replaced);
+            report = validate_showing_progress(&fixed_tree, base, &settings);
+            eprint!("{}", fix_summary(&fixes, true));
+        } else {
+            for f in &fixes {
+                write_fixed(root, &f.path, &f.new)?;
+            }
+            eprint!("{}", fix_summary(&fixes, false));
+            if !fixes.is_empty() {
+                report = validate_showing_progress(&open()?, base, &settings);
+            }
+        }
+    }
+    report.add_sources(&inventory.sources);
+    // A dry run's diff owns standard output.
+    emit(targets, !args.dry_run, &report)?;
+    Ok(check_exit_code(&report, args.new_only))
+}
+
+/// The tree of the base revision, read from the repository's object database.
+fn base_tree(
+    repo: &mut git::Repo,
+    rev: Option<&str>,
+) -> Result<Option<crate::tree::GitTree>, Failure> {
+    let Some(rev) = rev else { return Ok(None) };
+    let snapshot = repo.revision(rev)?;
+    Ok(Some(repo.tree(&snapshot)?))
+}
+
+/// 1 when there are errors (with `--new-only`: new ones), else 0.
+fn check_exit_code(report: &Report, new_only: bool) -> ExitCode {
+    if new_only {
+        if new_errors(report) > 0 {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
-        })
+        }
     } else {
-        Ok(exit_code(&report))
+        exit_code(report)
     }
 }
 
@@ -641,12 +650,17 @@ pub fn progress_wanted(
             .all(|v| env(v).is_none())
 }
 
-fn validate_showing_progress(tree: &dyn crate::tree::Tree, settings: &Settings) -> Report {
-    let files = tree.entries().len();
+fn validate_showing_progress(
+    tree: &dyn crate::tree::Tree,
+    base: Option<&dyn crate::tree::Tree>,
+    settings: &Settings,
+) -> Report {
+    // With a base, the engine reports the files of both trees.
+    let files = tree.entries().len() + base.map_or(0, |b| b.entries().len());
     if !progress_wanted(files, std::io::stderr().is_terminal(), |v| {
         std::env::var_os(v)
     }) {
-        return crate::validate(tree, None, settings);
+        return crate::validate(tree, base, settings);
     }
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(files as u64),
@@ -659,7 +673,7 @@ fn validate_showing_progress(tree: &dyn crate::tree::Tree, settings: &Settings) 
     }
     let report = crate::engine::validate_with_progress(
         tree,
-        None,
+        base,
         settings,
         Some(&|n: usize| bar.inc(n as u64)),
     );
