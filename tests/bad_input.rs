@@ -236,3 +236,21 @@ fn gitignored_files_are_skipped() {
     let (code, report) = check_json(dir.path(), &[]);
     assert_eq!((code, report["summary"]["files"].as_u64()), (0, Some(1)));
 }
+
+#[test]
+fn a_folder_without_resources_passes_with_a_warning() {
+    // A CI job pointed at the wrong folder must not look like a clean repository.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("README.md"), "not a default.project\n").expect("write");
+    let out = bin().arg("check").arg(dir.path()).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: no resource files in"), "{stderr}");
+    assert!(stderr.contains("nothing was checked"), "{stderr}");
+    let out = bin()
+        .arg("check")
+        .arg(fixture("valid/demo"))
+        .output()
+        .expect("runs");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("nothing was checked"));
+}

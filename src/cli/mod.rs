@@ -480,7 +480,23 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     let mut report = crate::validate(&tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
     report.add_sources(&inventory.sources);
     emit(&targets, true, &report)?;
+    let place = match repo.prefix.as_str() {
+        "" => rev.clone(),
+        prefix => format!("{rev}:{prefix}"),
+    };
+    warn_if_nothing_checked(&report, &place);
     Ok(check_exit_code(&report, args.new_only))
+}
+
+/// A check of a folder that holds none of Nautes' layout folders passes trivially; when that
+/// is a CI job pointed at the wrong path, a green result would be a lie of omission.
+fn warn_if_nothing_checked(report: &Report, place: &str) {
+    if report.files == 0 {
+        eprintln!(
+            "warning: no resource files in {place}: nothing was checked (Nautes reads {}/)",
+            crate::tree::LAYOUT_FOLDERS.join("/, ")
+        );
+    }
 }
 
 /// `check` on the files in DIR, compared with `--base` when given, fixed with `--fix`.
@@ -526,6 +542,7 @@ fn check_working_tree(args: &CheckArgs, targets: &[Target]) -> Result<ExitCode, 
     report.add_sources(&inventory.sources);
     // A dry run's diff owns standard output.
     emit(targets, !args.dry_run, &report)?;
+    warn_if_nothing_checked(&report, &root.display().to_string());
     Ok(check_exit_code(&report, args.new_only))
 }
 
