@@ -344,6 +344,51 @@ async fn broken_tree_gets_pending_then_failed_on_its_sha() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_base_was_the_previous_head_downloads_one_archive() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN2, BROKEN), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
+        .await;
+    let archives: Vec<String> = gl
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
+        .map(|c| c.query)
+        .collect();
+    // BROKEN, the first push's head, is the second push's base: read from memory.
+    assert_eq!(
+        archives,
+        [
+            format!("sha={BROKEN}"),
+            format!("sha={BASE}"),
+            format!("sha={BROKEN2}")
+        ]
+    );
+    assert_eq!(gl.states(BROKEN2), ["pending", "failed"]);
+    let metrics = reqwest::get(svc.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("nautes_lint_archives_total{source=\"hit\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nautes_lint_archives_total{source=\"download\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_tree_gets_success() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,9 @@
 
 use super::config::ArchiveLimits;
 use crate::tree::{MAX_FILE_BYTES, MemoryTree, ReadError, is_resource_path};
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 /// The tree of one revision, and its root configuration file if it has one.
 #[derive(Debug)]
@@ -161,6 +163,91 @@ fn strip_top(path: &std::path::Path) -> Option<String> {
     Some(parts[1..].join("/"))
 }
 
+/// Archives read recently, by project and commit id, within a budget of bytes.
+///
+/// A push's base is usually the previous push's head: with the head kept, each push of a branch
+/// downloads one archive instead of two (gitlab.com allows five archive downloads a minute). Only
+/// full commit ids are kept: a commit's tree never changes, a branch name's does.
+pub struct ArchiveCache {
+    budget: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    entries: HashMap<(i64, String), CacheEntry>,
+    bytes: usize,
+    clock: u64,
+}
+
+struct CacheEntry {
+    archive: Arc<Archive>,
+    bytes: usize,
+    used: u64,
+}
+
+impl ArchiveCache {
+    pub fn new(budget: usize) -> ArchiveCache {
+        ArchiveCache {
+            budget,
+            inner: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, project: i64, rev: &str) -> Option<Arc<Archive>> {
+        let mut g = self.lock();
+        g.clock += 1;
+        let now = g.clock;
+        let e = g.entries.get_mut(&(project, rev.to_owned()))?;
+        e.used = now;
+        Some(e.archive.clone())
+    }
+
+    /// Keeps `archive` when `rev` is a commit id and it fits the budget, dropping the least
+    /// recently used ones to make room. The entries are few (a budget holds a handful of
+    /// repositories), so finding the oldest by a scan is cheap.
+    pub fn put(&self, project: i64, rev: &str, archive: Arc<Archive>) {
+        let bytes = archive.tree.content_bytes();
+        if !is_commit_id(rev) || bytes > self.budget {
+            return;
+        }
+        let mut g = self.lock();
+        g.clock += 1;
+        let used = g.clock;
+        let entry = CacheEntry {
+            archive,
+            bytes,
+            used,
+        };
+        if let Some(old) = g.entries.insert((project, rev.to_owned()), entry) {
+            g.bytes -= old.bytes;
+        }
+        g.bytes += bytes;
+        while g.bytes > self.budget {
+            let Some(oldest) = g
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = g.entries.remove(&oldest) {
+                g.bytes -= e.bytes;
+            }
+        }
+    }
+}
+
+/// A full SHA-1 or SHA-256 commit id, in lower-case hex as GitLab sends them.
+fn is_commit_id(rev: &str) -> bool {
+    matches!(rev.len(), 40 | 64) && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +333,31 @@ mod tests {
         let bytes = gz.finish().unwrap();
         assert!(read_tar_gz(&bytes, &ArchiveLimits::default()).is_err());
         assert!(read_tar_gz(b"not gzip", &ArchiveLimits::default()).is_err());
+    }
+
+    #[test]
+    fn the_cache_keeps_commits_within_its_budget_least_recently_used_first() {
+        let archive = |size: usize| {
+            Arc::new(Archive {
+                tree: MemoryTree::new([("envs/a.yaml", vec![b'x'; size])]),
+                config: None,
+            })
+        };
+        let (a, b, c) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+        let cache = ArchiveCache::new(250);
+        cache.put(1, &a, archive(100));
+        cache.put(1, &b, archive(100));
+        assert!(cache.get(1, &a).is_some(), "a is now the most recent");
+        cache.put(1, &c, archive(100));
+        assert!(cache.get(1, &b).is_none(), "b was the least recently used");
+        assert!(cache.get(1, &a).is_some() && cache.get(1, &c).is_some());
+        assert!(cache.get(2, &a).is_none(), "another project");
+        // Branch names move; an archive larger than the budget is not kept.
+        cache.put(1, "main", archive(10));
+        assert!(cache.get(1, "main").is_none());
+        cache.put(1, &"d".repeat(40), archive(300));
+        assert!(cache.get(1, &"d".repeat(40)).is_none());
+        assert!(cache.get(1, &a).is_some(), "nothing evicted for it");
     }
 
     #[test]

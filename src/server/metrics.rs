@@ -26,6 +26,8 @@ pub struct Metrics {
     /// (endpoint, class) -> count
     gitlab_errors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     durations: Mutex<Histogram>,
+    /// "hit" (from the cache) or "download" -> count
+    archives: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -65,6 +67,10 @@ impl Metrics {
         }
         h.sum += secs;
         h.count += 1;
+    }
+
+    pub fn archive(&self, source: &'static str) {
+        bump(&self.archives, source);
     }
 
     pub fn gitlab_error(&self, endpoint: &'static str, class: &'static str) {
@@ -115,6 +121,16 @@ impl Metrics {
             let _ = writeln!(out, "nautes_lint_job_duration_seconds_sum {}", h.sum);
             let _ = writeln!(out, "nautes_lint_job_duration_seconds_count {}", h.count);
         }
+        out.push_str("# HELP nautes_lint_archives_total Trees a job needed, by where they came from (hit: the cache, download: GitLab).\n");
+        out.push_str("# TYPE nautes_lint_archives_total counter\n");
+        for (source, n) in self
+            .archives
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "nautes_lint_archives_total{{source=\"{source}\"}} {n}");
+        }
         out.push_str("# HELP nautes_lint_gitlab_api_errors_total Failed GitLab API calls by endpoint and class.\n");
         out.push_str("# TYPE nautes_lint_gitlab_api_errors_total counter\n");
         for ((endpoint, class), n) in self
@@ -144,6 +160,7 @@ mod tests {
         m.job("success", Duration::from_millis(70));
         m.job("failed", Duration::from_secs(3));
         m.gitlab_error("statuses", "5xx_or_network");
+        m.archive("hit");
         let t = m.render(4, 1);
         assert!(
             t.contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"accepted\"} 2")
@@ -153,5 +170,6 @@ mod tests {
         assert!(t.contains("nautes_lint_job_duration_seconds_bucket{le=\"5\"} 2"));
         assert!(t.contains("nautes_lint_job_duration_seconds_count 2"));
         assert!(t.contains("endpoint=\"statuses\",class=\"5xx_or_network\"} 1"));
+        assert!(t.contains("nautes_lint_archives_total{source=\"hit\"} 1"));
     }
 }

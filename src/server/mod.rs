@@ -35,6 +35,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
+/// Memory for archives kept between jobs (their YAML, uncompressed): a few trees of a
+/// 1,000-runtime repository (0.8 MB each), or one of about 50,000 runtimes.
+const ARCHIVE_CACHE_BYTES: usize = 32 << 20;
+
 /// Finished jobs are kept this long so late redeliveries are still recognised as duplicates.
 const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -107,6 +111,7 @@ pub async fn run_on(
         metrics: metrics.clone(),
         clusters,
         notify: notify.clone(),
+        archives: archive::ArchiveCache::new(ARCHIVE_CACHE_BYTES),
     });
     let mut workers = tokio::task::JoinSet::new();
     for n in 0..config.workers {

@@ -3,7 +3,7 @@
 //! client sorts them: transient ones put the job back with a growing delay, permanent ones end
 //! it with a logged reason and, where GitLab still listens, a `failed` status that says why.
 
-use super::archive::{self, Archive};
+use super::archive::{self, Archive, ArchiveCache};
 use super::config::ServeConfig;
 use super::gitlab::{CallError, GitLab, StatusState, truncate_chars};
 use super::metrics::Metrics;
@@ -34,6 +34,7 @@ pub struct Context {
     pub clusters: Option<HashMap<String, Cluster>>,
     /// Woken when a job is stored.
     pub notify: Arc<Notify>,
+    pub archives: ArchiveCache,
 }
 
 /// How a job ended.
@@ -175,13 +176,19 @@ async fn finish(ctx: &Context, job: &Job, result: Result<Outcome, CallError>, st
     }
 }
 
-/// Fetches and reads one archive on the blocking pool (gunzip and untar are CPU work).
+/// The archive of `rev`: from the cache, or fetched and read on the blocking pool (gunzip and
+/// untar are CPU work).
 async fn fetch(
     ctx: &Context,
     project: i64,
     rev: &str,
     event: Option<&str>,
-) -> Result<Result<Archive, String>, CallError> {
+) -> Result<Result<Arc<Archive>, String>, CallError> {
+    if let Some(a) = ctx.archives.get(project, rev) {
+        ctx.metrics.archive("hit");
+        return Ok(Ok(a));
+    }
+    ctx.metrics.archive("download");
     let limits = ctx.config.limits;
     let bytes = ctx
         .gitlab
@@ -190,7 +197,11 @@ async fn fetch(
     let read = tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits))
         .await
         .map_err(|e| CallError::Permanent(format!("reading the archive: {e}")))?;
-    Ok(read.map_err(|e| e.to_string()))
+    Ok(read.map_err(|e| e.to_string()).map(|a| {
+        let a = Arc::new(a);
+        ctx.archives.put(project, rev, a.clone());
+        a
+    }))
 }
 
 async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {

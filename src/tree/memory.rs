@@ -39,6 +39,11 @@ impl MemoryTree {
         }
     }
 
+    /// The bytes of all contents held.
+    pub fn content_bytes(&self) -> usize {
+        self.contents.iter().map(Vec::len).sum()
+    }
+
     /// Gives every readable entry a content id, so that a comparison of two such trees checks
     /// each unchanged file once. Call it last: entries added afterwards get no id.
     pub fn with_content_ids(mut self) -> Self {
