@@ -682,8 +682,9 @@ fn the_shipped_pre_commit_hooks_block_a_broken_commit_and_push() {
         return;
     };
     let tmp = TempDir::new().unwrap();
+    // The remote stays empty until the hooks are in: the first push is pre-commit's "all
+    // files" case (no FROM_REF, no TO_REF), the later ones its usual case.
     let (w, remote) = work_repo_with_remote(tmp.path());
-    git_ok(&w, &["push", "-q", "origin", "main"]);
     // The shipped hook definitions, as a local repository: `language: rust` would `cargo
     // install` this crate, so the built binary stands in for the installed one.
     let shipped = std::fs::read_to_string(
@@ -735,13 +736,21 @@ fn the_shipped_pre_commit_hooks_block_a_broken_commit_and_push() {
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("dr-environment-not-found"), "{t}");
 
-    // pre-push stage: the same break committed past the hook is refused at the push.
+    // pre-push stage: the same break committed past the hook is refused at the push, first
+    // to the empty remote (every commit new: the branch's tip is checked without a base).
     git_ok(&w, &["commit", "-q", "--no-verify", "-m", "broken"]);
-    let out = git_fw(&["push", "origin", "main"]);
-    let t = text(&out);
-    assert!(!out.status.success(), "{t}");
-    assert!(t.contains("dr-environment-not-found"), "{t}");
-    assert!(t.contains("push blocked"), "{t}");
+    let refused = |out: Output| {
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(t.contains("dr-environment-not-found"), "{t}");
+        assert!(t.contains("push blocked"), "{t}");
+    };
+    refused(git_fw(&["push", "origin", "main"]));
+    assert!(
+        git(&remote, &["rev-parse", "--verify", "-q", "main"])
+            .stdout
+            .is_empty()
+    );
 
     // Dropped, and a clean change instead: both stages let it through. (Fixing on top would be
     // a destination change against the broken commit, which the pre-commit stage refuses.)
@@ -752,10 +761,15 @@ fn the_shipped_pre_commit_hooks_block_a_broken_commit_and_push() {
     assert!(out.status.success(), "{}", text(&out));
     let out = git_fw(&["push", "origin", "main"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        git_ok(&remote, &["rev-parse", "main"]),
-        git_ok(&w, &["rev-parse", "HEAD"])
-    );
+    let tip = || git_ok(&remote, &["rev-parse", "main"]);
+    assert_eq!(tip(), git_ok(&w, &["rev-parse", "HEAD"]));
+
+    // Then the usual case: the remote's tip is the base.
+    let before = tip();
+    set_environment(&w, "env-dve");
+    git_ok(&w, &["commit", "-qam", "broken again", "--no-verify"]);
+    refused(git_fw(&["push", "origin", "main"]));
+    assert_eq!(tip(), before);
 }
 
 // ---------------------------------------------------------------------------------------------
