@@ -273,6 +273,20 @@ fn jobs(db: &Path) -> Vec<(i64, String, String, Option<String>)> {
         .collect()
 }
 
+/// The service with one job in flight: a broken push whose `pending` status is posted and
+/// whose archive download the fake GitLab holds until `hold_archives(false)`.
+async fn job_in_flight(gl: &FakeGitLab, db: &Path, extra: &[&str]) -> Service {
+    gl.hold_archives(true);
+    let svc = Service::start(&gl.url, db, extra).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("pending", WAIT, |c| {
+        c.iter().any(|c| c.body["state"] == "pending")
+    })
+    .await;
+    svc
+}
+
 /// Waits until job `index` (0-based, in insertion order) is in `state`: the final status is
 /// posted a moment before the job's row records it.
 async fn wait_state(db: &Path, index: usize, state: &str) {
@@ -911,14 +925,7 @@ async fn sigkill_mid_job_is_recovered_at_restart() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    gl.hold_archives(true);
-    let mut svc = Service::start(&gl.url, &db, &[]).await;
-    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
-    assert_eq!(code, 202);
-    gl.wait_for("pending", WAIT, |c| {
-        c.iter().any(|c| c.body["state"] == "pending")
-    })
-    .await;
+    let mut svc = job_in_flight(&gl, &db, &[]).await;
     svc.kill();
     assert_eq!(jobs(&db)[0].1, "running");
 
@@ -938,14 +945,7 @@ async fn sigterm_during_a_job_lets_it_finish() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    gl.hold_archives(true);
-    let mut svc = Service::start(&gl.url, &db, &["--shutdown-grace", "30"]).await;
-    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
-    assert_eq!(code, 202);
-    gl.wait_for("pending", WAIT, |c| {
-        c.iter().any(|c| c.body["state"] == "pending")
-    })
-    .await;
+    let mut svc = job_in_flight(&gl, &db, &["--shutdown-grace", "30"]).await;
     svc.sigterm();
     svc.wait_log("shutting down").await;
     // The job is in flight (its archive download is held); let it go on.
@@ -961,14 +961,7 @@ async fn sigterm_past_the_grace_period_requeues_the_job() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    gl.hold_archives(true);
-    let mut svc = Service::start(&gl.url, &db, &["--shutdown-grace", "0.2"]).await;
-    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
-    assert_eq!(code, 202);
-    gl.wait_for("pending", WAIT, |c| {
-        c.iter().any(|c| c.body["state"] == "pending")
-    })
-    .await;
+    let mut svc = job_in_flight(&gl, &db, &["--shutdown-grace", "0.2"]).await;
     svc.sigterm();
     let status = svc.wait_exit(WAIT).await;
     assert!(status.success(), "{status}\n{}", svc.logs());
