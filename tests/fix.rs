@@ -1,7 +1,11 @@
 //! `check --fix`: each fix edits only the offending node's bytes, the file then checks clean for
 //! the fixed rule, and a second run changes nothing.
 
+#[path = "common/files.rs"]
+mod files;
+
 use assert_cmd::Command;
+use files::{copy_dir, copy_invalid_fixture};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,28 +18,9 @@ fn bin() -> Command {
     c
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// A copy of fixture `id` with `file` replaced by `text`.
 fn repo(id: &str, file: &str, text: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/invalid")
-            .join(id),
-        tmp.path(),
-    );
+    let tmp = copy_invalid_fixture(id);
     std::fs::write(tmp.path().join(file), text).unwrap();
     tmp
 }
@@ -73,11 +58,11 @@ fn rules_found(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Writes `before` as `file` of fixture `id`, runs `--fix`, and checks that the result is
-/// exactly `after` (every other byte of the file untouched), that no other file changed, that the
-/// rule is gone, and that fixing again changes nothing.
-fn fixes_to(id: &str, file: &str, rule: &str, before: &str, after: &str) {
-    let tmp = repo(id, file, before);
+/// Writes `before` as `file` of the fixture of `rule`, runs `--fix`, and checks that the result
+/// is exactly `after` (every other byte of the file untouched), that no other file changed, that
+/// the rule is gone, and that fixing again changes nothing.
+fn fixes_to(rule: &str, file: &str, before: &str, after: &str) {
+    let tmp = repo(rule, file, before);
     assert!(
         rules_found(tmp.path()).iter().any(|r| r == rule),
         "{rule} fires before"
@@ -125,6 +110,8 @@ fn fixes_to(id: &str, file: &str, rule: &str, before: &str, after: &str) {
 }
 
 const DR: &str = "runtimes/dr-dev.yaml";
+/// A runtime spec in block style with the legacy string destination.
+const LEGACY_SPEC: &str = "spec:\n  destination: env-dev\n  manifestSource:\n    codeRepo: repo-42\n    path: manifests/development\n    targetRevision: HEAD\n  product: product-7\n  projectsRef:\n  - api-server\n";
 
 fn dr(spec: &str) -> String {
     format!(
@@ -141,13 +128,7 @@ fn legacy_destination_with_comments() {
         "  destination: env-dev    # pre-0.3.6\n",
         "  destination:\n    environment: env-dev    # pre-0.3.6\n",
     );
-    fixes_to(
-        "dr-legacy-destination",
-        DR,
-        "dr-legacy-destination",
-        &before,
-        &after,
-    );
+    fixes_to("dr-legacy-destination", DR, &before, &after);
 }
 
 #[test]
@@ -159,30 +140,17 @@ fn legacy_destination_in_flow_style() {
         "{destination: env-dev,",
         "{destination: {environment: env-dev},",
     );
-    fixes_to(
-        "dr-legacy-destination",
-        DR,
-        "dr-legacy-destination",
-        &before,
-        &after,
-    );
+    fixes_to("dr-legacy-destination", DR, &before, &after);
 }
 
 #[test]
 fn legacy_destination_with_crlf_line_ends() {
-    let before = dr("spec:\n  destination: env-dev\n  manifestSource:\n    codeRepo: repo-42\n    path: manifests/development\n    targetRevision: HEAD\n  product: product-7\n  projectsRef:\n  - api-server\n")
-        .replace('\n', "\r\n");
+    let before = dr(LEGACY_SPEC).replace('\n', "\r\n");
     let after = before.replace(
         "  destination: env-dev\r\n",
         "  destination:\r\n    environment: env-dev\r\n",
     );
-    fixes_to(
-        "dr-legacy-destination",
-        DR,
-        "dr-legacy-destination",
-        &before,
-        &after,
-    );
+    fixes_to("dr-legacy-destination", DR, &before, &after);
 }
 
 #[test]
@@ -194,13 +162,7 @@ fn legacy_destination_after_multibyte_characters() {
         "  destination: \"env-dev\" # «dev» 🚀\n",
         "  destination:\n    environment: \"env-dev\" # «dev» 🚀\n",
     );
-    fixes_to(
-        "dr-legacy-destination",
-        DR,
-        "dr-legacy-destination",
-        &before,
-        &after,
-    );
+    fixes_to("dr-legacy-destination", DR, &before, &after);
 }
 
 #[test]
@@ -212,26 +174,14 @@ fn legacy_destination_with_four_space_indentation() {
         "    destination: env-dev\n",
         "    destination:\n        environment: env-dev\n",
     );
-    fixes_to(
-        "dr-legacy-destination",
-        DR,
-        "dr-legacy-destination",
-        &before,
-        &after,
-    );
+    fixes_to("dr-legacy-destination", DR, &before, &after);
 }
 
 #[test]
 fn yaml11_ambiguity_is_quoted() {
     let before = "# envType yes, with a comment ✓\napiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Environment\nmetadata:\n  name: env-dev\nspec:\n  cluster: cluster-dev\n  envType: yes # ja\n  product: product-7\n";
     let after = before.replace("envType: yes #", "envType: \"yes\" #");
-    fixes_to(
-        "yaml-1.1-ambiguity",
-        "envs/env-dev.yaml",
-        "yaml-1.1-ambiguity",
-        before,
-        &after,
-    );
+    fixes_to("yaml-1.1-ambiguity", "envs/env-dev.yaml", before, &after);
 }
 
 #[test]
@@ -293,9 +243,7 @@ fn findings_that_cannot_be_fixed_stay_and_fail() {
 
 #[test]
 fn fix_with_base_compares_the_fixed_files_with_the_revision() {
-    let legacy = dr(
-        "spec:\n  destination: env-dev\n  manifestSource:\n    codeRepo: repo-42\n    path: manifests/development\n    targetRevision: HEAD\n  product: product-7\n  projectsRef:\n  - api-server\n",
-    );
+    let legacy = dr(LEGACY_SPEC);
     let tmp = repo("dr-legacy-destination", DR, &legacy);
     let git = |args: &[&str]| {
         let out = std::process::Command::new("git")

@@ -73,7 +73,7 @@ fn the_demo_is_clean() {
 #[test]
 fn the_demo_without_clusters_skips_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_dir(&fixture("valid/demo"), dir.path());
+    common::files::copy_dir(&fixture("valid/demo"), dir.path());
     std::fs::remove_file(dir.path().join(".nautes-lint.yaml")).expect("rm config");
     let (code, report) = check_json(dir.path(), &[]);
     assert_eq!(code, 0);
@@ -132,18 +132,4 @@ fn the_legacy_destination_is_a_warning_until_nautes_0_3_6() {
     // The legacy fixture sets no product: the human output says which one it assumed.
     let out = bin().arg("check").arg(&dir).output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("product `product-7` assumed"));
-}
-
-pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        let ft = entry.file_type().expect("file type");
-        if ft.is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_dir(&entry.path(), &target);
-        } else if ft.is_file() {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

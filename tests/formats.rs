@@ -1,7 +1,11 @@
 //! The CI report formats (SARIF, JUnit, GitLab Code Quality) on every invalid fixture, several
 //! reports from one run, and the GitLab CI template.
 
+#[path = "common/files.rs"]
+mod files;
+
 use assert_cmd::Command;
+use files::copy_invalid_fixture;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -277,34 +281,9 @@ fn code_quality_fingerprints_are_unique_and_stable() {
     assert!(!all.is_empty());
 }
 
-/// A copy of a fixture in a temporary folder, to edit.
-fn copy_fixture(id: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/invalid")
-            .join(id),
-        tmp.path(),
-    );
-    tmp
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn fingerprints_survive_moved_lines() {
-    let tmp = copy_fixture("dr-environment-not-found");
+    let tmp = copy_invalid_fixture("dr-environment-not-found");
     let before = code_quality(tmp.path());
     let file = tmp.path().join("runtimes/dr-dev.yaml");
     let text = std::fs::read_to_string(&file).unwrap();

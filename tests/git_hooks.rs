@@ -1,6 +1,10 @@
 //! The git side through the real binary and the real `git`: revisions, `--base`, and the
 //! pre-commit, pre-push and pre-receive hooks in real repositories. No mocks.
 
+#[path = "common/files.rs"]
+mod files;
+
+use files::copy_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
@@ -88,22 +92,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let ft = entry.file_type().unwrap();
-        if ft.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else if entry.file_name() != "expected.txt" {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 const RUNTIME: &str = "runtimes/dr-dev.yaml";

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: they run the real binary.
 #![allow(dead_code)]
 
+pub mod files;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
