@@ -630,20 +630,31 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn reusing_unchanged_files_gives_the_same_report() {
+    type Files = Vec<(String, Vec<u8>)>;
+
+    /// The demo's files, and a copy with one runtime edited by `edit` and one environment
+    /// deleted.
+    fn demo_and_a_change(edit: impl Fn(&mut Vec<u8>)) -> (Files, Files) {
         let base = fixture("fixtures/valid/demo");
         let mut new = base.clone();
-        // One changed file (a broken reference), one added, one deleted.
         for (p, c) in &mut new {
             if p == "runtimes/dr-billing-prod.yaml" {
-                *c = String::from_utf8(c.clone())
-                    .unwrap()
-                    .replace("environment: env-prod", "environment: env-prd")
-                    .into_bytes();
+                edit(c);
             }
         }
         new.retain(|(p, _)| p != "envs/env-ci.yaml");
+        (base, new)
+    }
+
+    #[test]
+    fn reusing_unchanged_files_gives_the_same_report() {
+        // One changed file (a broken reference), one added, one deleted.
+        let (base, mut new) = demo_and_a_change(|c| {
+            *c = String::from_utf8(c.clone())
+                .unwrap()
+                .replace("environment: env-prod", "environment: env-prd")
+                .into_bytes();
+        });
         new.push(("runtimes/empty.yaml".into(), Vec::new()));
         let plain = validate(
             &MemoryTree::new(new.clone()),
@@ -663,14 +674,7 @@ mod tests {
 
     #[test]
     fn a_working_tree_against_a_revision_reuses_by_hashing_what_it_read() {
-        let base = fixture("fixtures/valid/demo");
-        let mut new = base.clone();
-        for (p, c) in &mut new {
-            if p == "runtimes/dr-billing-prod.yaml" {
-                c.extend_from_slice(b"  surprise: 1\n");
-            }
-        }
-        new.retain(|(p, _)| p != "envs/env-ci.yaml");
+        let (base, new) = demo_and_a_change(|c| c.extend_from_slice(b"  surprise: 1\n"));
         let plain = validate(
             &MemoryTree::new(new.clone()),
             Some(&MemoryTree::new(base.clone())),

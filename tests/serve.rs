@@ -238,6 +238,15 @@ async fn post(
     (status, serde_json::from_str(&text).unwrap_or(text.into()))
 }
 
+/// The query (`sha=...`) of every archive download the fake GitLab saw, in order.
+fn archive_downloads(gl: &FakeGitLab) -> Vec<String> {
+    gl.calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
+        .map(|c| c.query)
+        .collect()
+}
+
 /// An authenticated `Merge Request Hook` of [`merge_request`].
 async fn post_mr(
     svc: &Service,
@@ -340,12 +349,7 @@ async fn broken_tree_gets_pending_then_failed_on_its_sha() {
     assert!(desc.starts_with("1 error, 0 warnings (1 new)"), "{desc}");
     assert!(desc.chars().count() <= 255);
     // The head and the push's `before` were both fetched, every call tagged with the event.
-    let archives: Vec<String> = gl
-        .calls()
-        .into_iter()
-        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
-        .map(|c| c.query)
-        .collect();
+    let archives = archive_downloads(&gl);
     assert_eq!(archives, [format!("sha={BROKEN}"), format!("sha={BASE}")]);
     assert!(
         gl.calls()
@@ -370,12 +374,7 @@ async fn a_push_whose_base_was_the_previous_head_downloads_one_archive() {
     assert_eq!(code, 202);
     gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
         .await;
-    let archives: Vec<String> = gl
-        .calls()
-        .into_iter()
-        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
-        .map(|c| c.query)
-        .collect();
+    let archives = archive_downloads(&gl);
     // BROKEN, the first push's head, is the second push's base: read from memory.
     assert_eq!(
         archives,
@@ -418,12 +417,7 @@ async fn clean_tree_gets_success() {
         .to_owned();
     assert!(desc.starts_with("no findings in 32 files"), "{desc}");
     // A new branch (`before` all zeros) has no base to fetch.
-    let archive_calls = gl
-        .calls()
-        .iter()
-        .filter(|c| c.path.ends_with("archive.tar.gz"))
-        .count();
-    assert_eq!(archive_calls, 1);
+    assert_eq!(archive_downloads(&gl).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -838,11 +832,7 @@ async fn gitlab_503_twice_then_200_still_gets_the_status() {
     assert_eq!(answered(503), 2);
     assert_eq!(answered(429), 1);
     // The 429 (Retry-After: 1) was retried in place, not turned into a failure.
-    let archive: Vec<_> = calls
-        .iter()
-        .filter(|c| c.path.ends_with("archive.tar.gz"))
-        .collect();
-    assert_eq!(archive.len(), 2);
+    assert_eq!(archive_downloads(&gl).len(), 2);
     let metrics = reqwest::get(svc.url("/metrics"))
         .await
         .unwrap()
@@ -885,12 +875,7 @@ async fn gitlab_4xx_fails_the_job_with_a_reason() {
     wait_state(&db, 0, "failed").await;
     assert!(jobs(&db)[0].3.as_deref().unwrap().contains("404"));
     svc.wait_log("job failed; giving up").await;
-    let archive_calls = gl
-        .calls()
-        .iter()
-        .filter(|c| c.path.ends_with("archive.tar.gz"))
-        .count();
-    assert_eq!(archive_calls, 1);
+    assert_eq!(archive_downloads(&gl).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
