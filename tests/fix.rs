@@ -1,22 +1,13 @@
 //! `check --fix`: each fix edits only the offending node's bytes, the file then checks clean for
 //! the fixed rule, and a second run changes nothing.
 
-#[path = "common/files.rs"]
-mod files;
+#[path = "common/tools.rs"]
+mod tools;
 
-use assert_cmd::Command;
-use files::{copy_dir, copy_invalid_fixture};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
-    c.env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("NAUTES_LINT_CLUSTERS");
-    c
-}
+use tools::{copy_dir, copy_invalid_fixture, git_cmd, lint_ci as bin};
 
 /// A copy of fixture `id` with `file` replaced by `text`.
 fn repo(id: &str, file: &str, text: &str) -> tempfile::TempDir {
@@ -246,19 +237,7 @@ fn fix_with_base_compares_the_fixed_files_with_the_revision() {
     let legacy = dr(LEGACY_SPEC);
     let tmp = repo("dr-legacy-destination", DR, &legacy);
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(tmp.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_INDEX_FILE")
-            .args(args)
-            .output()
-            .unwrap();
+        let out = git_cmd(tmp.path()).args(args).output().unwrap();
         assert!(out.status.success(), "git {args:?}: {out:?}");
     };
     git(&["init", "-q"]);

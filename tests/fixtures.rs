@@ -73,7 +73,7 @@ fn the_demo_is_clean() {
 #[test]
 fn the_demo_without_clusters_skips_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::files::copy_dir(&fixture("valid/demo"), dir.path());
+    common::tools::copy_dir(&fixture("valid/demo"), dir.path());
     std::fs::remove_file(dir.path().join(".nautes-lint.yaml")).expect("rm config");
     let (code, report) = check_json(dir.path(), &[]);
     assert_eq!(code, 0);

@@ -1,23 +1,13 @@
 //! The CI report formats (SARIF, JUnit, GitLab Code Quality) on every invalid fixture, several
 //! reports from one run, and the GitLab CI template.
 
-#[path = "common/files.rs"]
-mod files;
+#[path = "common/tools.rs"]
+mod tools;
 
-use assert_cmd::Command;
-use files::copy_invalid_fixture;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
-    // No progress bar, no colour, whatever the environment of the test run.
-    c.env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("NAUTES_LINT_CLUSTERS");
-    c
-}
+use tools::{copy_invalid_fixture, lint_ci as bin};
 
 fn fixtures() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid");

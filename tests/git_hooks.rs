@@ -1,44 +1,18 @@
 //! The git side through the real binary and the real `git`: revisions, `--base`, and the
 //! pre-commit, pre-push and pre-receive hooks in real repositories. No mocks.
 
-#[path = "common/files.rs"]
-mod files;
+#[path = "common/tools.rs"]
+mod tools;
 
-use files::copy_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
+use tools::{copy_dir, git_cmd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// `git` isolated from the machine's configuration, so the tests run the same on a clean CI box.
-fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("NO_COLOR", "1")
-        .env_remove("NAUTES_LINT_CLUSTERS")
-        .args(["-c", "init.defaultBranch=main"]);
-    // A test run from inside a git hook must not act on the outer repository.
-    for var in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    ] {
-        c.env_remove(var);
-    }
-    c
 }
 
 fn git(dir: &Path, args: &[&str]) -> Output {

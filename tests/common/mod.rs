@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: they run the real binary.
 #![allow(dead_code)]
 
-pub mod files;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

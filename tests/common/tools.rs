@@ -1,0 +1,75 @@
+//! Helpers shared by every integration test binary (included on its own, with `#[path]`, by
+//! the ones that do not use `common`): fixture copies, the binary for a CI-like run, and `git`
+//! isolated from the machine.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// Copies the folder `from` into `to`, creating it. A symlink is copied as a link (not
+/// followed), so a fixture's link that leaves the tree still does in the copy.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        let ft = entry.file_type().expect("file type");
+        if ft.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if ft.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("read_link");
+            std::os::unix::fs::symlink(link, &target).expect("symlink");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A copy of `fixtures/invalid/<id>` in a temporary folder, to edit.
+pub fn copy_invalid_fixture(id: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/invalid")
+            .join(id),
+        tmp.path(),
+    );
+    tmp
+}
+
+/// The built binary as CI runs it: no progress bar, no colour, no inventory from the
+/// environment of the test run.
+pub fn lint_ci() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
+    c.env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS");
+    c
+}
+
+/// `git` in `dir`, isolated from the machine's configuration, so the tests run the same on a
+/// clean CI box.
+pub fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("NO_COLOR", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .args(["-c", "init.defaultBranch=main"]);
+    // A test run from inside a git hook must not act on the outer repository.
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
