@@ -152,6 +152,12 @@ impl Service {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The `/metrics` page.
+    async fn metrics(&self) -> String {
+        let resp = reqwest::get(self.url("/metrics")).await.expect("metrics");
+        resp.text().await.expect("metrics text")
+    }
+
     fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
@@ -385,12 +391,7 @@ async fn a_push_whose_base_was_the_previous_head_downloads_one_archive() {
         ]
     );
     assert_eq!(gl.states(BROKEN2), ["pending", "failed"]);
-    let metrics = reqwest::get(svc.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains("nautes_lint_archives_total{source=\"hit\"} 1"),
         "{metrics}"
@@ -651,12 +652,7 @@ async fn wrong_or_missing_token_gets_401_and_no_job() {
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(prefix), &[]).await;
     assert_eq!(code, 401);
     assert!(jobs(&db).is_empty());
-    let metrics = reqwest::get(svc.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = svc.metrics().await;
     assert!(
         metrics
             .contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"unauthorized\"} 3"),
@@ -718,12 +714,7 @@ async fn oversized_body_gets_413() {
     let (code, _) = post(&svc, "Push Hook", push(CLEAN, ZERO), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     assert_eq!(jobs(&db).len(), 1);
-    let metrics = reqwest::get(svc.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains("kind=\"push\",outcome=\"too_large\"} 1"),
         "{metrics}"
@@ -833,12 +824,7 @@ async fn gitlab_503_twice_then_200_still_gets_the_status() {
     assert_eq!(answered(429), 1);
     // The 429 (Retry-After: 1) was retried in place, not turned into a failure.
     assert_eq!(archive_downloads(&gl).len(), 2);
-    let metrics = reqwest::get(svc.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains(
             "nautes_lint_gitlab_api_errors_total{endpoint=\"statuses\",class=\"5xx_or_network\"} 2"
