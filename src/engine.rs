@@ -128,18 +128,14 @@ impl<'a> Prior<'a> {
         }
     }
 
-    fn has(&self, path: &str) -> bool {
-        self.checked
-            .model
-            .paths
-            .binary_search_by(|p| (**p).cmp(path))
-            .is_ok()
+    /// The prior file at `path`, by its index among the checked files.
+    fn find(&self, path: &str) -> Option<usize> {
+        let paths = &self.checked.model.paths;
+        paths.binary_search_by(|p| (**p).cmp(path)).ok()
     }
 
-    /// The results of the prior file at `path` when its content id is `id`, moved to `file`.
-    fn reuse(&self, path: &str, id: &[u8], file: u32) -> Option<(Option<Resource>, Vec<Finding>)> {
-        let paths = &self.checked.model.paths;
-        let old = paths.binary_search_by(|p| (**p).cmp(path)).ok()?;
+    /// The results of prior file `old` when its content id is `id`, moved to `file`.
+    fn reuse(&self, old: usize, id: &[u8], file: u32) -> Option<(Option<Resource>, Vec<Finding>)> {
         if self.tree.blob_id(self.checked.tree_index[old])? != id {
             return None;
         }
@@ -328,20 +324,23 @@ fn reuse_or_check(
     path: &str,
     settings: &Settings,
 ) -> (Option<Resource>, Vec<Finding>) {
+    let Some(old) = prior.find(path) else {
+        return check_file(tree, index, file, path, settings);
+    };
     if let Some(id) = tree.blob_id(index) {
         return prior
-            .reuse(path, id, file)
+            .reuse(old, id, file)
             .unwrap_or_else(|| check_file(tree, index, file, path, settings));
     }
     // A source without ids (a working tree against a base revision, the CI job's case): hash
     // what was read the way the prior tree names its blobs. Hashing is far cheaper than parsing.
-    if tree.entries()[index].problem.is_some() || !prior.has(path) {
+    if tree.entries()[index].problem.is_some() {
         return check_file(tree, index, file, path, settings);
     }
     let read = tree.read(index);
     if let Ok(bytes) = &read
         && let Some(id) = prior.tree.content_id(bytes)
-        && let Some(reused) = prior.reuse(path, &id, file)
+        && let Some(reused) = prior.reuse(old, &id, file)
     {
         return reused;
     }
