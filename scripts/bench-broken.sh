@@ -42,7 +42,8 @@ for n in "${sizes[@]}"; do
     # shellcheck disable=SC2086 # the glob is meant to expand
     (cd "$work" && find $files -name '*.yaml' -print0 | xargs -0 perl -pi -e "$subst")
     found=$("$bin" check "$work" --format json | grep -c "\"rule\": \"${rule%-all-three}" || true)
-    t=$( { /usr/bin/time -f "%U %S" "$bin" check "$work" --format json >/dev/null; } 2>&1 | tail -1)
+    # `check` exits 1 on these trees: that is the point, not a failure of the benchmark.
+    t=$( { /usr/bin/time -f "%U %S" "$bin" check "$work" --format json >/dev/null || true; } 2>&1 | tail -1)
     cpu[$rule,$n]=$(awk '{printf "%.2f", $1 + $2}' <<<"$t")
     echo "$rule at $n runtimes: ${cpu[$rule,$n]} s CPU, $found findings of the rule" >&2
   done
