@@ -121,6 +121,28 @@ fn work_repo_with_remote(root: &Path) -> (PathBuf, PathBuf) {
     (w, remote)
 }
 
+/// A repository whose commit is the base tree of the `dr-destination-changed` fixture: runtime
+/// `dr-dev` on `env-dev`, and a second environment `env-qa` on its own cluster, so that moving
+/// the runtime breaks nothing but the destination rule.
+fn two_environment_repo(root: &Path) -> PathBuf {
+    let w = root.join("work");
+    std::fs::create_dir_all(&w).unwrap();
+    git_ok(&w, &["init", "-q"]);
+    copy_dir(&fixtures().join("invalid/dr-destination-changed/base"), &w);
+    commit_all(&w, "two environments");
+    w
+}
+
+/// The rules of the diagnostics of a JSON report, in its order.
+fn rules_of(out: &Output) -> Vec<String> {
+    json(out)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn commit_all(dir: &Path, message: &str) -> String {
     git_ok(dir, &["add", "-A"]);
     git_ok(dir, &["commit", "-q", "--no-verify", "-m", message]);
@@ -148,6 +170,10 @@ fn check_rev_in_a_bare_repository_equals_check_on_a_checkout() {
         // A symlink leaving the tree: a checkout resolves it (and refuses), a revision holds only
         // the link and says so, so the message differs by design.
         if name == "unreadable-file" {
+            continue;
+        }
+        // `base/` and `head/` trees are two revisions, not one (tests/fixtures.rs).
+        if fixture.join("base").is_dir() {
             continue;
         }
         let work = tmp.path().join(&name);
@@ -289,33 +315,7 @@ fn base_marks_new_findings_and_new_only_fails_only_on_them() {
 #[test]
 fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
     let tmp = TempDir::new().unwrap();
-    let w = work_repo(tmp.path());
-    // A second environment, so that moving to it breaks nothing but the destination rule.
-    let env = std::fs::read_to_string(w.join("envs/env-dev.yaml")).unwrap();
-    write(
-        &w,
-        "envs/env-qa.yaml",
-        &env.replace("name: env-dev", "name: env-qa")
-            .replace("cluster: cluster-dev", "cluster: cluster-qa"),
-    );
-    let cluster = std::fs::read_to_string(w.join("clusters/cluster-dev.yaml")).unwrap();
-    write(
-        &w,
-        "clusters/cluster-qa.yaml",
-        &cluster
-            .replace("name: cluster-dev", "name: cluster-qa")
-            .replace("cluster-dev.example.com", "cluster-qa.example.com")
-            .replace("dev.example.com", "qa.example.com"),
-    );
-    commit_all(&w, "qa environment");
-    let rules_of = |out: &Output| -> Vec<String> {
-        json(out)["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["rule"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let w = two_environment_repo(tmp.path());
     let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
     assert_eq!(rules_of(&out), Vec::<String>::new(), "{}", text(&out));
 
@@ -379,6 +379,98 @@ fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_runtime_on_an_environment_that_did_not_exist_can_be_corrected() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
+    // The runtime was added with a typo: Nautes never deployed it, so correcting it moves nothing.
+    set_environment(&w, "env-dve");
+    let base = commit_all(&w, "typo");
+    set_environment(&w, "env-dev");
+    let head = commit_all(&w, "fix the typo");
+    let out = lint(
+        &w,
+        &["check", "--rev", &head, "--base", &base, "--new-only", "."],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = lint(
+        &w,
+        &[
+            "check", "--rev", &head, "--base", &base, "--format", "json", ".",
+        ],
+    );
+    assert_eq!(rules_of(&out), Vec::<String>::new(), "{}", text(&out));
+    // A second wrong environment is still this change's error, but not a move.
+    set_environment(&w, "env-qaa");
+    let out = lint(&w, &["check", "--base", &base, "--format", "json", "."]);
+    assert_eq!(
+        rules_of(&out),
+        ["dr-environment-not-found"],
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_moved_runtime_is_never_told_to_keep_an_environment_that_is_gone() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
+    std::fs::remove_file(w.join("envs/env-dev.yaml")).unwrap();
+    set_environment(&w, "env-qa");
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    let v = json(&out);
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "dr-destination-changed")
+        .unwrap_or_else(|| panic!("the runtime still moves: {v:#}"));
+    let help = d["help"].as_str().unwrap();
+    assert!(!help.contains("keep `env-dev`"), "{help}");
+    assert!(help.contains("deletes `env-dev`"), "{help}");
+    // With the environment still there, keeping it is the advice.
+    copy_dir(
+        &fixtures().join("invalid/dr-destination-changed/base/envs"),
+        &w.join("envs"),
+    );
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    let v = json(&out);
+    assert_eq!(rules_of(&out), ["dr-destination-changed"], "{v:#}");
+    let help = v["diagnostics"][0]["help"].as_str().unwrap();
+    assert!(help.starts_with("keep `env-dev`"), "{help}");
+}
+
+#[test]
+fn a_runtime_with_other_errors_in_the_base_still_keeps_its_environment() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
+    // Its environment existed, so an earlier revision may have deployed it there: the other
+    // error does not make the move safe.
+    let runtime = std::fs::read_to_string(w.join(RUNTIME)).unwrap();
+    write(
+        &w,
+        RUNTIME,
+        &runtime.replace("codeRepo: repo-42", "codeRepo: repo-nope"),
+    );
+    commit_all(&w, "broken code repo");
+    write(&w, RUNTIME, &runtime);
+    set_environment(&w, "env-qa");
+    let out = lint(
+        &w,
+        &[
+            "check",
+            "--base",
+            "HEAD",
+            "--new-only",
+            "--format",
+            "json",
+            ".",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(rules_of(&out), ["dr-destination-changed"], "{}", text(&out));
 }
 
 #[test]
