@@ -396,6 +396,22 @@ fn format_and_output_pairing() {
             t(Format::Junit, Some("junit.xml"))
         ]
     );
+    // `-` is standard output, and pairs like a file.
+    assert_eq!(
+        targets(&args(
+            &[(2, Format::Json), (6, Format::Sarif)],
+            &[(4, "-"), (8, "s.sarif")]
+        ))
+        .unwrap(),
+        [t(Format::Json, None), t(Format::Sarif, Some("s.sarif"))]
+    );
+    assert!(
+        targets(&args(
+            &[(2, Format::Json), (6, Format::Sarif)],
+            &[(4, "-"), (8, "-")]
+        ))
+        .is_err()
+    );
     // An output before any format, two formats on standard output, one file twice: refused.
     assert!(targets(&args(&[(4, Format::Json), (6, Format::Sarif)], &[(2, "x")])).is_err());
     assert!(targets(&args(&[(2, Format::Json), (4, Format::Sarif)], &[])).is_err());
@@ -406,6 +422,16 @@ fn format_and_output_pairing() {
         ))
         .is_err()
     );
+}
+
+#[test]
+fn output_dash_writes_to_standard_output() {
+    let dir = copy_invalid_fixture("dr-environment-not-found");
+    let (stdout, _, code) = check(dir.path(), &["--format", "json", "--output", "-"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).expect("the JSON report on stdout");
+    assert_eq!(report["diagnostics"][0]["rule"], "dr-environment-not-found");
+    assert!(!dir.path().join("-").exists(), "no file named `-`");
 }
 
 #[test]

@@ -313,6 +313,145 @@ fn base_marks_new_findings_and_new_only_fails_only_on_them() {
 }
 
 #[test]
+fn the_human_output_labels_new_and_old_findings() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    // An old error in the base: a second runtime whose environment does not exist.
+    let broken = std::fs::read_to_string(w.join(RUNTIME))
+        .unwrap()
+        .replace("name: dr-dev", "name: dr-old")
+        .replace("environment: env-dev", "environment: env-gone")
+        .replace("path: manifests/development", "path: manifests/old");
+    write(&w, "runtimes/dr-old.yaml", &broken);
+    commit_all(&w, "old error");
+    let out = lint(&w, &["check", "--base", "HEAD", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("dr-environment-not-found (already in the base)"),
+        "{t}"
+    );
+    let last = t.lines().last().unwrap();
+    assert!(
+        last.starts_with("ok: no new errors (1 already in the base)"),
+        "{t}"
+    );
+    // A new one is labelled new, and the run fails.
+    set_environment(&w, "env-dve");
+    let out = lint(&w, &["check", "--base", "HEAD", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("dr-environment-not-found (new)"), "{t}");
+    assert!(t.lines().last().unwrap().starts_with("failed: "), "{t}");
+    // Without a base there is nothing to label.
+    let t = text(&lint(&w, &["check", "."]));
+    assert!(
+        !t.contains("(new)") && !t.contains("already in the base"),
+        "{t}"
+    );
+}
+
+#[test]
+fn bad_revisions_get_a_sentence() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    git_ok(&w, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let fails = |args: &[&str], says: &str| {
+        let out = lint(&w, args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(says), "{args:?}: {t}");
+        // None of gix's parser state.
+        assert!(
+            !t.contains("delegate") && !t.contains("input="),
+            "{args:?}: {t}"
+        );
+    };
+    fails(
+        &["check", "--base", "HEAD~5", "."],
+        "revision `HEAD~5` does not exist: `HEAD` has no such ancestor (its first-parent history has 2 commits",
+    );
+    fails(
+        &["check", "--rev", "no-such-branch", "."],
+        "revision `no-such-branch` does not exist: no branch, tag or commit is called that",
+    );
+    fails(
+        &["check", "--base", "nope~1", "."],
+        "no branch, tag or commit is called `nope`",
+    );
+    fails(
+        &[
+            "check",
+            "--base",
+            "0123456789abcdef0123456789abcdef01234567",
+            ".",
+        ],
+        "commit `0123456789abcdef0123456789abcdef01234567` is missing from the repository",
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    git_ok(&empty, &["init", "-q"]);
+    let out = lint(&empty, &["check", "--rev", "HEAD", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("the repository has no commits yet"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn nothing_to_check_fails_closed() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    // A bare repository has no working tree: say to check a revision.
+    let bare = tmp.path().join("bare.git");
+    git_ok(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            w.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let out = lint(&bare, &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is a bare git repository"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("`--rev HEAD`"), "{}", text(&out));
+    let out = lint(&bare, &["check", "--rev", "HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A commit with no resource file is not a clean product: it is the wrong path or tree.
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    git_ok(&docs, &["init", "-q"]);
+    write(&docs, "README.md", "not a default.project\n");
+    write(&docs, "envs/README.md", "no resources here\n");
+    commit_all(&docs, "docs only");
+    let out = lint(&docs, &["check", "--rev", "HEAD", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("revision `HEAD` holds no resource files"), "{t}");
+    assert!(t.contains("--allow-empty"), "{t}");
+    // The same through a folder of the revision.
+    let out = lint(&w, &["check", "--rev", "HEAD", "runtimes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`runtimes` of revision `HEAD` holds no resource files"),
+        "{}",
+        text(&out)
+    );
+    // A product repository that is really empty says so.
+    let out = lint(&docs, &["check", "--rev", "HEAD", "--allow-empty", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
 fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
     let tmp = TempDir::new().unwrap();
     let w = two_environment_repo(tmp.path());

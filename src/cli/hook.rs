@@ -167,6 +167,7 @@ fn human_options() -> human::Options {
         color: std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         width: super::terminal_width(),
+        new_only: false,
     }
 }
 
