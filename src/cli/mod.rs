@@ -11,6 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub mod catalogue;
 mod git;
 mod hook;
 
@@ -338,38 +339,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve(&args),
         Command::Hook(cmd) => hook::run(cmd),
         Command::InstallHooks(args) => hook::install(&args),
-        Command::Rules => {
-            let mut out = String::new();
-            for r in crate::rules::REGISTRY {
-                let m = r.meta();
-                let needs = match m.needs {
-                    crate::rules::Needs::Tree => "",
-                    crate::rules::Needs::Clusters => " (needs --clusters)",
-                    crate::rules::Needs::Base => " (needs a base revision)",
-                };
-                let fix = if m.fixable { " [fixable]" } else { "" };
-                out.push_str(&format!(
-                    "{:<32} {:<8} {}{needs}{fix}\n",
-                    m.id,
-                    m.severity.as_str(),
-                    m.summary
-                ));
-            }
-            print(&out)
-        }
-        Command::Explain { rule } => match crate::rules::doc(&rule) {
-            Some(doc) => {
-                let m = crate::rules::find(&rule)
-                    .expect("documented rules are registered")
-                    .meta();
-                print(&format!(
-                    "# {} ({}, default severity {})\n\n{}\n",
-                    m.id,
-                    m.summary,
-                    m.severity.as_str(),
-                    doc
-                ))
-            }
+        Command::Rules => print(&catalogue::list()),
+        Command::Explain { rule } => match catalogue::explain(&rule) {
+            Some(text) => print(&text),
             None => Err(Failure(unknown_rule(&rule))),
         },
         Command::Schema { kind } => match crate::schema::text(&kind) {
