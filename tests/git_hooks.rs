@@ -655,6 +655,97 @@ fn deleting_a_referenced_resource_says_so_and_points_at_the_deleted_file() {
 // pre-commit
 
 #[test]
+fn install_hooks_keeps_an_edited_hook_and_every_backup() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    let hook = w.join(".git/hooks/pre-commit");
+    let orig = w.join(".git/hooks/pre-commit.orig");
+    assert_eq!(
+        lint(&w, &["install-hooks", "--pre-commit"]).status.code(),
+        Some(0)
+    );
+    // The user adds a line to our hook: a plain reinstall keeps it and says so.
+    let edited = std::fs::read_to_string(&hook)
+        .unwrap()
+        .replace("exec ", "echo edited >&2\nexec ");
+    std::fs::write(&hook, &edited).unwrap();
+    let out = lint(&w, &["install-hooks", "--pre-commit"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("edited"), "{}", text(&out));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), edited);
+    // --force replaces it and keeps the edited one.
+    let out = lint(&w, &["install-hooks", "--pre-commit", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&orig).unwrap(), edited);
+    // Another tool's hook replaced again: the first backup stays, the second gets its own name.
+    std::fs::write(&hook, "#!/bin/sh\necho other\n").unwrap();
+    let out = lint(&w, &["install-hooks", "--pre-commit", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&orig).unwrap(), edited);
+    assert_eq!(
+        std::fs::read_to_string(w.join(".git/hooks/pre-commit.orig.1")).unwrap(),
+        "#!/bin/sh\necho other\n"
+    );
+    assert!(text(&out).contains("pre-commit.orig.1"), "{}", text(&out));
+    // An unedited hook of ours is updated in place, with no backup.
+    let out = lint(&w, &["install-hooks", "--pre-commit", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!w.join(".git/hooks/pre-commit.orig.2").exists());
+}
+
+#[test]
+fn client_hooks_honour_nautes_lint_skip() {
+    let tmp = TempDir::new().unwrap();
+    let (w, _remote) = work_repo_with_remote(tmp.path());
+    assert_eq!(lint(&w, &["install-hooks"]).status.code(), Some(0));
+    set_environment(&w, "env-dve");
+    git_ok(&w, &["add", RUNTIME]);
+    let blocked = git(&w, &["commit", "-qm", "broken"]);
+    assert!(!blocked.status.success(), "{}", text(&blocked));
+    let out = git_cmd(&w)
+        .env("NAUTES_LINT_SKIP", "1")
+        .args(["commit", "-qm", "broken"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("skipped"), "{}", text(&out));
+    let blocked = git(&w, &["push", "-q", "origin", "main"]);
+    assert!(!blocked.status.success(), "{}", text(&blocked));
+    let out = git_cmd(&w)
+        .env("NAUTES_LINT_SKIP", "1")
+        .args(["push", "-q", "origin", "main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("NAUTES_LINT_SKIP"), "{}", text(&out));
+    // Any other value checks as usual.
+    let out = lint_env(&w, &["hook", "pre-commit"], &[("NAUTES_LINT_SKIP", "0")]);
+    assert!(!text(&out).contains("skipped"), "{}", text(&out));
+}
+
+#[test]
+fn hook_help_lists_only_what_each_hook_takes() {
+    let help = |hook: &str| text(&lint(Path::new("."), &["hook", hook, "--help"]));
+    assert!(
+        !help("pre-commit").contains("--tags"),
+        "{}",
+        help("pre-commit")
+    );
+    assert!(help("pre-push").contains("--tags"), "{}", help("pre-push"));
+    assert!(
+        help("pre-push").contains("[REMOTE] [URL]"),
+        "{}",
+        help("pre-push")
+    );
+    assert!(
+        help("pre-receive").contains("--tags"),
+        "{}",
+        help("pre-receive")
+    );
+}
+
+#[test]
 fn pre_commit_checks_what_is_staged() {
     let tmp = TempDir::new().unwrap();
     let w = work_repo(tmp.path());
