@@ -394,7 +394,7 @@ fn bad_revisions_get_a_sentence() {
     let out = lint(&empty, &["check", "--rev", "HEAD", "."]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out).contains("the repository has no commits yet"),
+        text(&out).contains("the current branch has no commits yet"),
         "{}",
         text(&out)
     );

@@ -82,8 +82,10 @@ impl Repo {
 
     /// Why `rev` resolves to nothing, in the user's terms.
     fn unknown_revision(&self, rev: &str) -> String {
-        if self.repo.head_id().is_err() {
-            return format!("revision `{rev}` does not exist: the repository has no commits yet");
+        if rev.starts_with("HEAD") && self.repo.head_id().is_err() {
+            return format!(
+                "revision `{rev}` does not exist: the current branch has no commits yet"
+            );
         }
         // `X~N`, `X^N`: X exists, so the history is what is too short.
         if let Some(cut) = rev.find(['~', '^']) {
