@@ -624,9 +624,29 @@ pub struct InstallArgs {
 /// Marks a hook file as ours, so `install-hooks` may update it without `--force`.
 const MARKER: &str = "# Written by `nautes-lint install-hooks`";
 
+/// Starts the last line of a client hook: a checksum of the lines before it, so that any later
+/// version of `install-hooks` can tell a hook it wrote, unedited, from one a person changed.
+const CHECKSUM: &str = "# nautes-lint-checksum: ";
+
 /// The client hook script for `hook` (`pre-commit` or `pre-push`), running `binary` unless the
-/// `NAUTES_LINT` environment variable names another one.
+/// `NAUTES_LINT` environment variable names another one; its last line is its checksum.
 pub fn client_script(hook: &str, binary: &str) -> String {
+    let body = client_body(hook, binary);
+    format!("{body}{CHECKSUM}{}\n", checksum(&body))
+}
+
+/// The first 16 hex digits of the SHA-256 of `text`.
+fn checksum(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`client_script`] without its checksum line (as it was before that line existed).
+fn client_body(hook: &str, binary: &str) -> String {
     let what = match hook {
         "pre-commit" => "validates what the commit records (the staged files) against HEAD",
         _ => "validates each pushed branch against the remote's old tip",
@@ -747,11 +767,15 @@ impl Existing {
     }
 }
 
-/// Whether `text` is [`client_script`] for `hook` with some binary path: the script around the
-/// binary is ours word for word, and the binary is one line.
+/// Whether `text` is a client hook as `install-hooks` wrote it: its checksum line matches, or
+/// (a hook written before that line existed) it is [`client_body`] for `hook` with some binary
+/// path on one line.
 fn is_unedited(text: &str, hook: &str) -> bool {
+    if let Some((body, sum)) = text.rsplit_once(CHECKSUM) {
+        return sum.trim_end() == checksum(body);
+    }
     const PLACEHOLDER: &str = "@BINARY@";
-    let script = client_script(hook, PLACEHOLDER);
+    let script = client_body(hook, PLACEHOLDER);
     let Some((before, after)) = script.split_once(PLACEHOLDER) else {
         return false;
     };
@@ -802,12 +826,17 @@ mod tests {
     #[test]
     fn our_script_for_any_binary_is_unedited_and_a_changed_one_is_not() {
         for binary in ["nautes-lint", "/opt/my tools/nautes-lint"] {
-            let script = client_script("pre-push", binary);
-            assert!(is_unedited(&script, "pre-push"), "{script}");
-            assert!(!is_unedited(&script, "pre-commit"));
-            let edited = script.replace("exec ", "echo hi\nexec ");
-            assert!(!is_unedited(&edited, "pre-push"));
+            for script in [
+                client_script("pre-push", binary),
+                // As written before the checksum line.
+                client_body("pre-push", binary),
+            ] {
+                assert!(is_unedited(&script, "pre-push"), "{script}");
+                let edited = script.replace("exec ", "echo hi\nexec ");
+                assert!(!is_unedited(&edited, "pre-push"), "{edited}");
+            }
         }
+        assert!(!is_unedited(&client_body("pre-push", "x"), "pre-commit"));
     }
 
     #[test]
