@@ -119,6 +119,33 @@ fn binary_and_non_utf8_files() {
 
 #[cfg(unix)]
 #[test]
+fn a_file_name_that_is_not_utf8_is_reported_and_counted() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tree(&[
+        ("envs/env-dev.yaml", ENV.as_bytes()),
+        ("runtimes/dr-dev.yaml", DR_BAD_REF.as_bytes()),
+    ]);
+    let name = std::ffi::OsStr::from_bytes(b"dr-caf\xe9.yaml");
+    std::fs::write(dir.path().join("runtimes").join(name), DR_BAD_REF).expect("write");
+    let (code, report) = check_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["summary"]["files"], 3, "{report}");
+    let bad = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["rule"] == "unreadable-file")
+        .unwrap_or_else(|| panic!("the file is reported: {report}"));
+    assert_eq!(bad["path"], "runtimes/dr-caf\u{fffd}.yaml");
+    assert!(
+        bad["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid UTF-8"))
+    );
+}
+
+#[cfg(unix)]
+#[test]
 fn symlinks_outside_to_a_folder_and_in_a_loop() {
     use std::os::unix::fs::symlink;
     let dir = tree(&[

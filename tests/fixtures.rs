@@ -170,3 +170,84 @@ fn the_legacy_destination_is_a_warning_until_nautes_0_3_6() {
     let out = bin().arg("check").arg(&dir).output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("product `product-7` assumed"));
 }
+
+/// The fixture's `.nautes-lint.yaml` with its `rules:` override removed: what a repository
+/// without that configuration gets.
+fn without_rule_override(id: &str) -> tempfile::TempDir {
+    let tmp = common::tools::copy_invalid_fixture(id);
+    let config = tmp.path().join(".nautes-lint.yaml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let kept: String = text
+        .split_inclusive('\n')
+        .take_while(|l| !l.starts_with("rules:"))
+        .collect();
+    std::fs::write(&config, kept).expect("write config");
+    tmp
+}
+
+#[test]
+fn a_project_in_another_projects_folder_is_an_error_as_nautes_refuses_it() {
+    let tmp = without_rule_override("folder-count");
+    let (code, report) = check_json(tmp.path(), &[]);
+    let got = findings(&report);
+    assert_eq!(
+        got,
+        vec![
+            (
+                "directory-name-mismatch".to_owned(),
+                "projects/api-server/extra.yaml:6".to_owned()
+            ),
+            (
+                "folder-count".to_owned(),
+                "projects/api-server/extra.yaml:6".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(code, 1, "{report}");
+}
+
+#[test]
+fn a_code_repo_in_another_code_repos_folder_is_an_error() {
+    let tmp = without_rule_override("folder-count");
+    std::fs::write(
+        tmp.path().join("code-repos/repo-42/extra.yaml"),
+        "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: CodeRepo\nmetadata:\n  name: repo-43\nspec:\n  codeRepoProvider: gitlab\n  product: product-7\n  project: api-server\n  repoName: extra\n  url: https://gitlab.example.com/shop/extra.git\n  webhook:\n    events: [push_events]\n",
+    )
+    .expect("write");
+    let (code, report) = check_json(tmp.path(), &[]);
+    let got = findings(&report);
+    assert!(
+        got.contains(&(
+            "directory-name-mismatch".to_owned(),
+            "code-repos/repo-42/extra.yaml:4".to_owned()
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "folder-count".to_owned(),
+            "code-repos/repo-42/extra.yaml:4".to_owned()
+        )),
+        "{got:?}"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_folder_with_a_binding_alone_is_reported_by_folder_count() {
+    let tmp = without_rule_override("binding-coderepo-not-found");
+    let (_, report) = check_json(tmp.path(), &[]);
+    let d = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["rule"] == "folder-count")
+        .unwrap_or_else(|| panic!("no folder-count finding: {report}"));
+    assert_eq!(d["path"], "code-repos/repo-99/binding-x.yaml");
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("holds no CodeRepo")),
+        "{d}"
+    );
+}

@@ -1203,8 +1203,15 @@ fn pre_receive_passes_branch_deletions_and_tags() {
         format!("#!/bin/sh\nexec '{BIN}' hook pre-receive --tags\n"),
     )
     .unwrap();
+    // A tag at a commit the server already has brings nothing new; one at a new broken
+    // commit is checked.
     git_ok(&w, &["tag", "-a", "-m", "v2", "v2"]);
     let out = git(&w, &["push", "origin", "v2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    write(&w, "runtimes/dr-nope.yaml", DR_NOPE);
+    commit_all(&w, "broken again, tagged");
+    git_ok(&w, &["tag", "-a", "-m", "v3", "v3"]);
+    let out = git(&w, &["push", "origin", "v3"]);
     assert!(!out.status.success(), "{}", text(&out));
 }
 
@@ -1341,4 +1348,100 @@ fn revisions_hold_symlinks_and_oversized_files_as_findings_not_reads() {
     assert!(unreadable[0].1.contains("over the limit"), "{v:#}");
     assert_eq!(unreadable[1].0, "runtimes/link.yaml");
     assert!(unreadable[1].1.contains("symbolic link"), "{v:#}");
+}
+
+/// A second runtime naming an environment that does not exist: a new error of its own.
+const DR_NOPE: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1
+kind: DeploymentRuntime
+metadata:
+  name: dr-nope
+spec:
+  destination:
+    environment: env-nope
+  manifestSource:
+    codeRepo: repo-42
+    path: deploy/nope
+    targetRevision: main
+  product: product-7
+  projectsRef:
+  - api-server
+";
+
+/// A `main` whose history carries an old error: commit `old` (pushed past the checks) adds a
+/// runtime naming `env-gone`, the tip deletes it again. Returns the old commit.
+fn main_with_a_fixed_old_error(w: &Path, push: &[&str]) -> String {
+    write(w, "runtimes/dr-old.yaml", &DR_NOPE.replace("nope", "gone"));
+    let old = commit_all(w, "old error");
+    let mut args = vec!["push"];
+    args.extend_from_slice(push);
+    args.extend(["origin", "main"]);
+    let out = git(w, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_file(w.join("runtimes/dr-old.yaml")).unwrap();
+    commit_all(w, "fixed");
+    let out = git(w, &["push", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out));
+    old
+}
+
+#[test]
+fn pre_receive_compares_a_new_branch_with_the_nearest_commit_the_repository_had() {
+    let tmp = TempDir::new().unwrap();
+    let srv = server(tmp.path());
+    let w = client(tmp.path(), &srv);
+    let old = main_with_a_fixed_old_error(&w, &["-o", "nautes-lint.skip"]);
+
+    // A branch created at an already-pushed commit brings nothing new: it is accepted, even
+    // though that commit carries an error that main has fixed since.
+    let out = git(&w, &["push", "origin", &format!("{old}:refs/heads/at-old")]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains("GL-HOOK-ERR"), "{t}");
+    assert_eq!(tip(&srv, "at-old").as_deref(), Some(old.as_str()));
+
+    // A new branch from there adding one error is rejected for that error only.
+    git_ok(&w, &["checkout", "-q", "-b", "feature", &old]);
+    write(&w, "runtimes/dr-nope.yaml", DR_NOPE);
+    commit_all(&w, "a new error");
+    let out = git(&w, &["push", "origin", "feature"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("environment `env-nope` does not exist"), "{t}");
+    assert!(!t.contains("env-gone"), "the old error is not counted: {t}");
+    assert!(t.contains("1 new error in refs/heads/feature"), "{t}");
+    assert_eq!(tip(&srv, "feature"), None);
+
+    // A history unrelated to every ref has no base: all its errors count.
+    git_ok(&w, &["checkout", "-q", "--orphan", "unrelated"]);
+    set_environment(&w, "env-dve");
+    commit_all(&w, "unrelated history");
+    let out = git(&w, &["push", "origin", "unrelated"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("env-dve"), "{t}");
+}
+
+#[test]
+fn pre_push_compares_a_new_branch_with_what_the_remote_refs_reach() {
+    let tmp = TempDir::new().unwrap();
+    let (w, _remote) = work_repo_with_remote(tmp.path());
+    assert_eq!(
+        lint(&w, &["install-hooks", "--pre-push"]).status.code(),
+        Some(0)
+    );
+    let out = git(&w, &["push", "-q", "--no-verify", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let old = main_with_a_fixed_old_error(&w, &["--no-verify"]);
+
+    let out = git(&w, &["push", "origin", &format!("{old}:refs/heads/at-old")]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    git_ok(&w, &["checkout", "-q", "-b", "feature", &old]);
+    write(&w, "runtimes/dr-nope.yaml", DR_NOPE);
+    commit_all(&w, "a new error");
+    let out = git(&w, &["push", "origin", "feature"]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("environment `env-nope` does not exist"), "{t}");
+    assert!(!t.contains("env-gone"), "the old error is not counted: {t}");
 }

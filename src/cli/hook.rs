@@ -4,7 +4,7 @@
 //! the change introduces: a repository with old problems can still take commits and fixes.
 //! `--all` blocks on every error.
 
-use super::git::Repo;
+use super::git::{Known, Repo};
 use super::{Failure, SettingsArgs, new_errors};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::Report;
@@ -185,6 +185,11 @@ fn old_counts(checked: &Checked, base_name: &str, all: bool) -> String {
     )
 }
 
+/// An abbreviated commit id for messages.
+fn short(id: &gix::ObjectId) -> String {
+    id.to_hex_with_len(12).to_string()
+}
+
 fn is_zero(id: &str) -> bool {
     id.bytes().all(|b| b == b'0')
 }
@@ -358,23 +363,31 @@ fn pre_push(args: &HookArgs, remote: Option<&str>) -> Result<ExitCode, Failure> 
         if is_zero(local_sha) || !wanted(remote_ref, args) {
             continue;
         }
-        let new = repo.object(parse_id(local_sha)?)?;
-        // The remote's old tip is the base when this repository has it; a new branch (or a
-        // tip fetched by nobody here) is compared with the remote's default branch.
+        let new_id = parse_id(local_sha)?;
+        // The remote's old tip is the base when this repository has it. A new branch (or a
+        // tip fetched by nobody here) is compared with the nearest commit the remote's refs
+        // known here reach, and passes when they already reach all of it.
         let old = match parse_id(remote_sha)? {
             id if is_zero(remote_sha) || !repo.objects.contains(&id)? => None,
             id => Some(repo.object(id)?),
         };
-        let (base, base_name) = match old {
-            Some(b) => (Some(b), format!("{remote_ref} on the remote")),
-            None => match remote.map(|r| format!("refs/remotes/{r}/HEAD")) {
-                Some(name) => match peel_ref(&repo, &name)? {
-                    Some(id) => (Some(repo.object(id)?), name),
-                    None => (None, "the base".to_owned()),
-                },
-                None => (None, "the base".to_owned()),
-            },
+        let (base, base_name) = match (old, remote) {
+            (Some(b), _) => (Some(b), format!("{remote_ref} on the remote")),
+            (None, Some(r)) => {
+                let tips = repo.ref_tips(&format!("refs/remotes/{r}/"))?;
+                let head = peel_ref(&repo, &format!("refs/remotes/{r}/HEAD"))?;
+                match repo.nearest_known(new_id, &tips, head)? {
+                    Known::Already => continue,
+                    Known::Base(id) => (
+                        Some(repo.object(id)?),
+                        format!("{} (known on {r})", short(&id)),
+                    ),
+                    Known::Unrelated => (None, "the base".to_owned()),
+                }
+            }
+            (None, None) => (None, "the base".to_owned()),
         };
+        let new = repo.object(new_id)?;
         let checked = check_change(&mut repo, args, &new, base.as_ref(), local_sha)?;
         checked_refs += 1;
         let shown = checked.shown(args.all);
@@ -507,16 +520,21 @@ fn pre_receive_lines(args: &HookArgs) -> Result<(Vec<String>, u8), Failure> {
         if is_zero(new) || !wanted(refname, args) {
             continue;
         }
-        let new_state = repo.object(parse_id(new)?)?;
+        let new_id = parse_id(new)?;
         let base = if is_zero(old) {
-            // A new branch is compared with the default branch it most likely came from.
-            match peel_ref(&repo, "HEAD")? {
-                Some(id) => Some(repo.object(id)?),
-                None => None,
+            // A new ref is compared with the nearest commit the repository already had; one
+            // whose commits are all there (a branch created at an existing commit) brings
+            // nothing new to check.
+            let tips = repo.ref_tips("")?;
+            match repo.nearest_known(new_id, &tips, peel_ref(&repo, "HEAD")?)? {
+                Known::Already => continue,
+                Known::Base(id) => Some(repo.object(id)?),
+                Known::Unrelated => None,
             }
         } else {
             Some(repo.object(parse_id(old)?)?)
         };
+        let new_state = repo.object(new_id)?;
         let checked = check_change(&mut repo, args, &new_state, base.as_ref(), new)?;
         checked_refs += 1;
         let shown = checked.shown(args.all);
