@@ -398,6 +398,25 @@ fn bad_revisions_get_a_sentence() {
         "{}",
         text(&out)
     );
+    git_ok(&empty, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    let out = lint(
+        &empty,
+        &[
+            "check",
+            "--rev",
+            "HEAD",
+            "--base",
+            "HEAD~1",
+            "--allow-empty",
+            ".",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("its first-parent history has 1 commit;"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -93,7 +93,7 @@ impl Repo {
             return match git::resolve(&self.repo, start) {
                 Ok(id) => format!(
                     "revision `{rev}` does not exist: `{start}` has no such ancestor (its \
-                     first-parent history has {} commits; a shallow clone has only those it \
+                     first-parent history has {}; a shallow clone has only those it \
                      fetched)",
                     self.first_parent_length(id)
                 ),
@@ -109,15 +109,15 @@ impl Repo {
         )
     }
 
-    /// Commits from `id` back along first parents, counting `id` (bounded: only a message
-    /// uses it).
+    /// "3 commits": the commits from `id` back along first parents, counting `id` (bounded:
+    /// only a message uses it).
     fn first_parent_length(&self, id: gix::ObjectId) -> String {
         const BOUND: usize = 10_000;
         let mut next = Some(id);
         let mut n = 0;
         while let Some(id) = next {
             if n == BOUND {
-                return format!("more than {BOUND}");
+                return format!("more than {BOUND} commits");
             }
             n += 1;
             next = self
@@ -126,7 +126,11 @@ impl Repo {
                 .ok()
                 .and_then(|c| c.parent_ids().next().map(|p| p.detach()));
         }
-        n.to_string()
+        if n == 1 {
+            "1 commit".to_owned()
+        } else {
+            format!("{n} commits")
+        }
     }
 
     /// The tree of an object id (commit, tag or tree).
