@@ -244,6 +244,10 @@ pub struct ServeArgs {
     /// Runs of one job before it is given up (its reason is logged and posted).
     #[arg(long, env = "NAUTES_LINT_MAX_ATTEMPTS", default_value_t = 10)]
     pub max_attempts: u32,
+    /// Seconds a running job stays this process's without renewal; a job of a process that
+    /// died is taken again after this long.
+    #[arg(long, env = "NAUTES_LINT_JOB_LEASE", default_value_t = 30.0)]
+    pub job_lease: f64,
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
@@ -796,6 +800,11 @@ pub fn serve_config(
             "--shutdown-grace must be a number of seconds, 0 or more".into(),
         ));
     }
+    if !(args.job_lease.is_finite() && args.job_lease >= 0.1) {
+        return Err(Failure(
+            "--job-lease must be a number of seconds, 0.1 or more".into(),
+        ));
+    }
     Ok(sc::ServeConfig {
         listen: args.listen,
         gitlab_url,
@@ -821,6 +830,7 @@ pub fn serve_config(
         },
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
+        job_lease: std::time::Duration::from_secs_f64(args.job_lease),
     })
 }
 

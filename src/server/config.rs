@@ -49,7 +49,13 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Deadline for answering one webhook request.
     pub request_timeout: Duration,
+    /// How long a taken job stays this process's without a renewal; renewed every third of it
+    /// while the job runs. A job of a process that died is taken again after this long.
+    pub job_lease: Duration,
 }
+
+/// The default [`ServeConfig::job_lease`].
+pub const JOB_LEASE: Duration = Duration::from_secs(30);
 
 /// Bounds on a downloaded repository archive, so a huge or hostile repository costs a finding
 /// or a failed job, never unbounded memory.

@@ -2,7 +2,7 @@
 //! nothing). Pure functions of headers and bytes, so every rule here has a unit test.
 
 use super::config::Secret;
-use super::queue::{JobKind, NewJob};
+use super::queue::{Base, JobKind, NewJob};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -93,6 +93,8 @@ pub struct BadRequest(pub String);
 #[derive(Deserialize)]
 struct Project {
     id: i64,
+    #[serde(default)]
+    default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +148,9 @@ pub fn decide(
     event_uuid: Option<&str>,
     idempotency_key: Option<&str>,
 ) -> Result<Decision, BadRequest> {
+    // An empty or blank key names no delivery; stored, it would make every later delivery
+    // without a real key a "duplicate".
+    let idempotency_key = idempotency_key.filter(|k| !k.trim().is_empty());
     let meta = |mut job: NewJob| {
         job.event_uuid = event_uuid.map(str::to_owned);
         job.idempotency_key = idempotency_key.map(str::to_owned);
@@ -160,6 +165,11 @@ pub fn decide(
                     p.object_kind
                 )));
             }
+            let default_branch = p
+                .project
+                .as_ref()
+                .and_then(|p| p.default_branch.clone())
+                .filter(|b| !b.is_empty());
             let project_id = p
                 .project
                 .map(|p| p.id)
@@ -178,10 +188,19 @@ pub fn decide(
                     "malformed body: `after` is not a commit sha".into(),
                 ));
             }
-            let base = p
-                .before
-                .filter(|b| b != ZERO_SHA && is_sha(b))
-                .map(|b| (project_id, b));
+            let base = match p.before.filter(|b| is_sha(b)) {
+                Some(b) if b != ZERO_SHA => Some(Base::Rev {
+                    project: project_id,
+                    rev: b,
+                }),
+                // A new branch (or a `before` GitLab left out): compared with where it left
+                // the default branch, unless it is the default branch itself (a first push).
+                _ if default_branch.as_deref() == Some(branch) => None,
+                _ => Some(Base::ForkPoint {
+                    project: project_id,
+                    default_branch,
+                }),
+            };
             Ok(meta(NewJob {
                 kind: JobKind::Push,
                 project_id,
@@ -232,7 +251,10 @@ pub fn decide(
                 project_id: a.source_project_id,
                 sha,
                 ref_name: a.source_branch,
-                base: Some((target, a.target_branch)),
+                base: Some(Base::Rev {
+                    project: target,
+                    rev: a.target_branch,
+                }),
                 merge_request: Some((target, a.iid)),
                 event_uuid: None,
                 idempotency_key: None,
@@ -266,20 +288,53 @@ mod tests {
         assert_eq!(job.sha, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
         assert_eq!(
             job.base,
-            Some((15, "95790bf891e76fee5e1747ab589903a6a1f80f22".into()))
+            Some(Base::Rev {
+                project: 15,
+                rev: "95790bf891e76fee5e1747ab589903a6a1f80f22".into()
+            })
         );
         assert_eq!(job.idempotency_key.as_deref(), Some("k"));
+        for blank in ["", "  \t"] {
+            let Decision::Enqueue(job) =
+                decide(Some("Push Hook"), PUSH.as_bytes(), None, Some(blank)).unwrap()
+            else {
+                panic!()
+            };
+            assert_eq!(job.idempotency_key, None);
+        }
     }
 
     #[test]
-    fn new_branch_has_no_base_and_deletion_is_ignored() {
+    fn a_new_branch_is_compared_with_its_fork_point_and_deletion_is_ignored() {
         let new_branch = PUSH.replace("95790bf891e76fee5e1747ab589903a6a1f80f22", ZERO_SHA);
-        let Decision::Enqueue(job) =
-            decide(Some("Push Hook"), new_branch.as_bytes(), None, None).unwrap()
-        else {
-            panic!()
+        let base = |body: &str| {
+            let Decision::Enqueue(job) =
+                decide(Some("Push Hook"), body.as_bytes(), None, None).unwrap()
+            else {
+                panic!()
+            };
+            job.base
         };
-        assert_eq!(job.base, None);
+        assert_eq!(
+            base(&new_branch),
+            Some(Base::ForkPoint {
+                project: 15,
+                default_branch: None
+            })
+        );
+        let with_default = new_branch.replace(
+            r#""project":{"id":15}"#,
+            r#""project":{"id":15,"default_branch":"main"}"#,
+        );
+        assert_eq!(
+            base(&with_default),
+            Some(Base::ForkPoint {
+                project: 15,
+                default_branch: Some("main".into())
+            })
+        );
+        // The first push of the default branch itself has nothing to compare with.
+        assert_eq!(base(&with_default.replace("\"main\"", "\"master\"")), None);
         let deleted = PUSH
             .replace(
                 "\"after\":\"da1560886d4f094c3e6c9ef40349f7d38b5d27d7\"",
@@ -331,7 +386,13 @@ mod tests {
             panic!()
         };
         assert_eq!(job.project_id, 14);
-        assert_eq!(job.base, Some((1, "main".into())));
+        assert_eq!(
+            job.base,
+            Some(Base::Rev {
+                project: 1,
+                rev: "main".into()
+            })
+        );
         assert_eq!(job.merge_request, Some((1, 3)));
         assert!(matches!(
             decide(

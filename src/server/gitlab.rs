@@ -1,4 +1,4 @@
-//! The four GitLab REST calls the service makes, with the retry rules of the issue:
+//! The GitLab REST calls the service makes, with the retry rules of the issue:
 //! 429 waits for `Retry-After`, 5xx and network errors back off exponentially, any other 4xx is
 //! final. Every call carries the delivery's `X-Gitlab-Event-UUID`, so GitLab can tell the
 //! service's own notes from a user's and no webhook loop starts.
@@ -54,6 +54,22 @@ pub struct Note {
     pub id: i64,
     #[serde(default)]
     pub body: String,
+    pub author: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub id: i64,
+}
+
+/// What editing a note did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteEdit {
+    Edited,
+    /// 404: deleted by a user.
+    Gone,
+    /// 403: not ours to edit (another user's note, or the token changed hands).
+    Forbidden,
 }
 
 #[derive(Clone)]
@@ -63,6 +79,8 @@ pub struct GitLab {
     token: Secret,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
+    /// The token's user id, asked once per process (`GET /user`).
+    me: Arc<tokio::sync::OnceCell<i64>>,
 }
 
 /// What one attempt of a call produced.
@@ -92,6 +110,7 @@ impl GitLab {
             token,
             retry,
             metrics,
+            me: Arc::default(),
         })
     }
 
@@ -297,7 +316,7 @@ impl GitLab {
         .await
     }
 
-    /// Edits a note. `Ok(false)` when the note is gone (deleted by a user).
+    /// Edits a note.
     pub async fn update_note(
         &self,
         project: i64,
@@ -305,7 +324,7 @@ impl GitLab {
         note_id: i64,
         body: &str,
         event: Option<&str>,
-    ) -> Result<bool, CallError> {
+    ) -> Result<NoteEdit, CallError> {
         let path = format!("/projects/{project}/merge_requests/{iid}/notes/{note_id}");
         let payload = serde_json::json!({ "body": body });
         self.call("notes", || async {
@@ -315,11 +334,107 @@ impl GitLab {
                 .send()
                 .await;
             match resp {
-                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => Attempt::Done(false),
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
+                    Attempt::Done(NoteEdit::Gone)
+                }
+                Ok(r) if r.status() == reqwest::StatusCode::FORBIDDEN => {
+                    Attempt::Done(NoteEdit::Forbidden)
+                }
                 other => match classify(other).await {
-                    Ok(_) => Attempt::Done(true),
+                    Ok(_) => Attempt::Done(NoteEdit::Edited),
                     Err(a) => a.map_never(),
                 },
+            }
+        })
+        .await
+    }
+
+    /// The id of the user the token belongs to: asked once, then kept (a token does not change
+    /// hands while the process runs).
+    pub async fn current_user(&self, event: Option<&str>) -> Result<i64, CallError> {
+        self.me
+            .get_or_try_init(|| async {
+                self.get_json::<User>("user", "/user", event)
+                    .await
+                    .map(|u| u.id)
+            })
+            .await
+            .copied()
+    }
+
+    /// The project's default branch; None for an empty repository.
+    pub async fn default_branch(
+        &self,
+        project: i64,
+        event: Option<&str>,
+    ) -> Result<Option<String>, CallError> {
+        #[derive(Deserialize)]
+        struct Project {
+            default_branch: Option<String>,
+        }
+        let p: Project = self
+            .get_json("projects", &format!("/projects/{project}"), event)
+            .await?;
+        Ok(p.default_branch.filter(|b| !b.is_empty()))
+    }
+
+    /// The merge base of two revisions. `Ok(None)` when GitLab has none: unrelated histories
+    /// (404) or a revision it does not know (400).
+    pub async fn merge_base(
+        &self,
+        project: i64,
+        a: &str,
+        b: &str,
+        event: Option<&str>,
+    ) -> Result<Option<String>, CallError> {
+        #[derive(Deserialize)]
+        struct Commit {
+            id: String,
+        }
+        let path = format!(
+            "/projects/{project}/repository/merge_base?refs%5B%5D={}&refs%5B%5D={}",
+            enc(a),
+            enc(b)
+        );
+        self.call("merge_base", || async {
+            let resp = self
+                .request(reqwest::Method::GET, &path, event)
+                .send()
+                .await;
+            match resp {
+                Ok(r)
+                    if r.status() == reqwest::StatusCode::NOT_FOUND
+                        || r.status() == reqwest::StatusCode::BAD_REQUEST =>
+                {
+                    Attempt::Done(None)
+                }
+                other => match classify(other).await {
+                    Ok(r) => match r.json::<Commit>().await {
+                        Ok(c) => Attempt::Done(Some(c.id)),
+                        Err(e) => Attempt::Final(format!("unexpected commit: {e}")),
+                    },
+                    Err(a) => a.map_never(),
+                },
+            }
+        })
+        .await
+    }
+
+    /// A GET whose answer is one JSON object.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        event: Option<&str>,
+    ) -> Result<T, CallError> {
+        self.call(endpoint, || async {
+            let resp = self.request(reqwest::Method::GET, path, event).send().await;
+            match classify(resp).await {
+                Ok(r) => match r.json::<T>().await {
+                    Ok(v) => Attempt::Done(v),
+                    Err(e) => Attempt::Final(format!("unexpected answer: {e}")),
+                },
+                Err(a) => a.map_never(),
             }
         })
         .await

@@ -1,0 +1,296 @@
+//! The service's queue and GitLab client under failure: restarts mid-job, two processes on one
+//! database, notes that are not ours, odd delivery keys, new branches, stalled downloads. The
+//! real binary on 127.0.0.1, a real SQLite file, the fake GitLab; waits poll with a deadline.
+
+#[path = "common/fake_gitlab.rs"]
+mod fake_gitlab;
+#[path = "common/service.rs"]
+mod service;
+
+use fake_gitlab::{FakeGitLab, HUMAN_USER, TOKEN_USER, tar_gz_of_dir};
+use service::*;
+use std::path::Path;
+
+/// A short lease, so a restarted service takes over a killed one's job within a second.
+const LEASE: [&str; 2] = ["--job-lease", "1"];
+
+fn statuses_with(gl: &FakeGitLab, sha: &str, state: &str) -> usize {
+    gl.states(sha).iter().filter(|s| *s == state).count()
+}
+
+/// Kills the service while its job's archive download is held, `kills` times in a row; each
+/// restart takes the job again (a crash that repeats, as an archive that kills the process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_killing_the_service_ends_failed_after_max_attempts() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let args = ["--max-attempts", "2", LEASE[0], LEASE[1]];
+    let mut svc = job_in_flight(&gl, &db, &args).await;
+    svc.kill();
+    let mut svc = Service::start(&gl.url, &db, &args).await;
+    gl.wait_for("the second run", WAIT, |_| {
+        statuses_with(&gl, BROKEN, "pending") == 2
+    })
+    .await;
+    svc.kill();
+    // The third start must not run it again (the download is still held: it would hang).
+    let svc = Service::start(&gl.url, &db, &args).await;
+    gl.wait_for("the given-up status", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN), ["pending", "pending", "failed"]);
+    let desc = gl.statuses(BROKEN)[2].body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        desc.contains("stopped after 2 attempts; the service restarted while checking this commit"),
+        "{desc}"
+    );
+    wait_state(&db, 0, "failed").await;
+    assert!(
+        jobs(&db)[0]
+            .3
+            .as_deref()
+            .unwrap()
+            .contains("stopped after 2 attempts")
+    );
+    svc.wait_log("job failed; giving up").await;
+    gl.hold_archives(false);
+}
+
+/// A second process started on the database of a live one (a rolling update, a copy-pasted
+/// Deployment) must not take the job the first one is running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_database_leaves_a_running_job_alone() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.hold_archive_of(BROKEN);
+    let first = Service::start(&gl.url, &db, &[]).await;
+    let (code, _) = post(&first, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the job in flight", WAIT, |_| {
+        gl.states(BROKEN) == ["pending"]
+    })
+    .await;
+    let second = Service::start(&gl.url, &db, &[]).await;
+    // The second process works: another branch's push goes through it.
+    let mut other = payload("push.json");
+    other["ref"] = "refs/heads/other".into();
+    other["after"] = CLEAN.into();
+    other["checkout_sha"] = CLEAN.into();
+    other["before"] = ZERO.into();
+    let (code, _) = post(&second, "Push Hook", other.to_string(), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the other push's status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN), ["pending"], "the job ran twice");
+
+    gl.hold_archives(false);
+    gl.wait_for("the first process's result", WAIT, |c| {
+        finals(c, BROKEN) == 1
+    })
+    .await;
+    wait_state(&db, 0, "done").await;
+    assert_eq!(gl.states(BROKEN), ["pending", "failed"]);
+    let downloads = archive_downloads(&gl);
+    assert_eq!(
+        downloads
+            .iter()
+            .filter(|q| **q == format!("sha={BROKEN}"))
+            .count(),
+        1,
+        "{downloads:?}"
+    );
+    drop((first, second));
+}
+
+/// A reviewer quoting the service's note copies its hidden marker. That note is not ours: the
+/// service posts its own instead of editing theirs (GitLab would answer 403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_note_with_the_marker_is_not_taken_for_ours() {
+    let gl = gitlab().await;
+    gl.add_note(
+        15,
+        3,
+        "> <!-- nautes-lint -->\n> ### nautes-lint: 1 error\n\nwhy?",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the result", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN), ["pending", "failed"]);
+    let desc = gl.statuses(BROKEN)[1].body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(desc.starts_with("1 error"), "{desc}");
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].1.ends_with("why?"), "the user's note was edited");
+    assert!(notes[1].1.contains("dr-environment-not-found"));
+    // Who the token is was asked once.
+    let users = gl
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/api/v4/user")
+        .count();
+    assert_eq!(users, 1);
+    let _ = (HUMAN_USER, TOKEN_USER);
+}
+
+/// The note id the database knows can stop being editable (the token was replaced by another
+/// user's): a 403 on the edit means a new note, not a failed job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_on_editing_the_known_note_posts_a_new_one() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    {
+        let svc = Service::start(&gl.url, &db, &[]).await;
+        let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
+        assert_eq!(code, 202);
+        gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
+            .await;
+    }
+    gl.set_token_user(TOKEN_USER + 1);
+    let svc = Service::start(&gl.url, &db, &[]).await;
+    let (code, _) = post_mr(&svc, "update", BROKEN2, Some(BROKEN)).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the second result", WAIT, |c| finals(c, BROKEN2) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN2), ["pending", "failed"]);
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[1].1.contains("dr-project-not-found"),
+        "{}",
+        notes[1].1
+    );
+    wait_state(&db, 1, "done").await;
+}
+
+/// `Idempotency-Key: ""` (or blanks) names no delivery: each such delivery is its own job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_idempotency_key_is_no_key() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    for (i, (key, sha)) in [("", CLEAN), ("", BROKEN), ("   ", BROKEN2)]
+        .into_iter()
+        .enumerate()
+    {
+        let (code, body) = post(
+            &svc,
+            "Push Hook",
+            push(sha, BASE),
+            Some(SECRET),
+            &[("Idempotency-Key", key)],
+        )
+        .await;
+        assert_eq!(
+            (code, body["status"].as_str()),
+            (202, Some("accepted")),
+            "{i}: {body}"
+        );
+    }
+    assert_eq!(jobs(&db).len(), 3);
+}
+
+/// `main` carries an old error. A branch created from it is compared with its merge base on the
+/// default branch: the old error is old, a new one is new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch() {
+    const MAIN_TIP: &str = "eeee111122223333444455556666777788889999";
+    const SAME: &str = "eeee222222223333444455556666777788889999";
+    const WORSE: &str = "eeee333333223333444455556666777788889999";
+    let gl = gitlab().await;
+    let old_error = fixture("invalid/dr-environment-not-found");
+    gl.add_archive(MAIN_TIP, tar_gz_of_dir(&old_error, "p-m"));
+    gl.add_archive(SAME, tar_gz_of_dir(&old_error, "p-s"));
+    // The same tree plus a second runtime naming a missing environment.
+    let worse = tempfile::tempdir().unwrap();
+    copy_dir(&old_error, worse.path());
+    let dr = std::fs::read_to_string(worse.path().join("runtimes/dr-dev.yaml")).unwrap();
+    std::fs::write(
+        worse.path().join("runtimes/dr-test.yaml"),
+        dr.replace("dr-dev", "dr-test")
+            .replace("env-dve", "env-tst"),
+    )
+    .unwrap();
+    gl.add_archive(WORSE, tar_gz_of_dir(worse.path(), "p-w"));
+    gl.set_merge_base(SAME, "main", MAIN_TIP);
+    gl.set_merge_base(WORSE, "main", MAIN_TIP);
+
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let new_branch = |branch: &str, sha: &str| {
+        let mut v = payload("push.json");
+        v["ref"] = format!("refs/heads/{branch}").into();
+        v["before"] = ZERO.into();
+        v["after"] = sha.into();
+        v["checkout_sha"] = sha.into();
+        v.to_string()
+    };
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        new_branch("fix", SAME),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first branch's result", WAIT, |c| finals(c, SAME) == 1)
+        .await;
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        new_branch("feat", WORSE),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the second branch's result", WAIT, |c| {
+        finals(c, WORSE) == 1
+    })
+    .await;
+
+    let desc = |sha| {
+        gl.statuses(sha)
+            .last()
+            .map(|c| c.body["description"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    // Gated on new errors: the old one alone passes, the new one fails the branch.
+    assert_eq!(gl.states(SAME), ["pending", "success"], "{}", desc(SAME));
+    assert!(
+        desc(SAME).starts_with("1 error, 0 warnings (0 new)"),
+        "{}",
+        desc(SAME)
+    );
+    assert_eq!(gl.states(WORSE), ["pending", "failed"]);
+    assert!(
+        desc(WORSE).starts_with("2 errors, 0 warnings (1 new)"),
+        "{}",
+        desc(WORSE)
+    );
+    let bases = gl
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/repository/merge_base"))
+        .count();
+    assert_eq!(bases, 2);
+    assert!(archive_downloads(&gl).contains(&format!("sha={MAIN_TIP}")));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    #[path = "common/tools.rs"]
+    mod tools;
+    tools::copy_dir(from, to);
+}
