@@ -294,3 +294,123 @@ fn copy_dir(from: &Path, to: &Path) {
     mod tools;
     tools::copy_dir(from, to);
 }
+
+/// A push of `project` to `branch`.
+fn push_to(project: i64, branch: &str, after: &str, before: &str) -> String {
+    let mut v = payload("push.json");
+    v["project_id"] = project.into();
+    v["project"]["id"] = project.into();
+    v["ref"] = format!("refs/heads/{branch}").into();
+    v["after"] = after.into();
+    v["checkout_sha"] = after.into();
+    v["before"] = before.into();
+    v.to_string()
+}
+
+/// The project of every `pending` status, in the order the jobs started.
+fn started_projects(gl: &FakeGitLab) -> Vec<String> {
+    gl.calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.body["state"] == "pending")
+        .map(|c| c.path.split('/').nth(4).unwrap_or("").to_owned())
+        .collect()
+}
+
+/// One project's burst does not hold back another project's push: the next free worker takes
+/// the project that waited longest for a turn, not the oldest job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_projects_push_runs_before_a_burst_of_one_project() {
+    let gl = gitlab().await;
+    gl.set_fallback_archive(tar_gz_of_dir(&fixture("valid/demo"), "p-d"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
+    let burst: Vec<String> = (10..15).map(|i| format!("{i:x}").repeat(40)).collect();
+    gl.hold_archive_of(&burst[0]);
+    let accepted = |body: String| {
+        let svc = &svc;
+        async move {
+            let (code, _) = post(svc, "Push Hook", body, Some(SECRET), &[]).await;
+            assert_eq!(code, 202);
+        }
+    };
+    accepted(push_to(15, "b0", &burst[0], ZERO)).await;
+    gl.wait_for("the first job in flight", WAIT, |_| {
+        gl.states(&burst[0]) == ["pending"]
+    })
+    .await;
+    for (i, sha) in burst.iter().enumerate().skip(1) {
+        accepted(push_to(15, &format!("b{i}"), sha, ZERO)).await;
+    }
+    accepted(push_to(16, "main", CLEAN, ZERO)).await;
+    gl.hold_archives(false);
+    gl.wait_for("every result", WAIT, |c| {
+        burst.iter().all(|s| finals(c, s) == 1) && finals(c, CLEAN) == 1
+    })
+    .await;
+    assert_eq!(
+        started_projects(&gl),
+        ["15", "16", "15", "15", "15", "15"],
+        "project 16 waited for the whole burst"
+    );
+}
+
+/// An archive download that stops sending bytes gives the worker back after the stall timeout:
+/// the job goes back to the queue with a delay, another project's push runs meanwhile, and the
+/// stalled one is retried until it gets its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() {
+    let gl = gitlab().await;
+    gl.stall_archive_of(BROKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(
+        &gl.url,
+        &db,
+        &["--workers", "1", "--archive-stall-timeout", "0.5"],
+    )
+    .await;
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        push_to(15, "main", BROKEN, ZERO),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    svc.wait_log("the download stalled").await;
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        push_to(16, "main", CLEAN, ZERO),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the other project's result", WAIT, |c| {
+        finals(c, CLEAN) == 1
+    })
+    .await;
+    assert_eq!(
+        finals(&gl.calls(), BROKEN),
+        0,
+        "the stalled job is not done yet"
+    );
+    gl.release_stalls();
+    gl.wait_for("the stalled job's result", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN).last().map(String::as_str), Some("failed"));
+    let desc = gl.statuses(BROKEN).last().unwrap().body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(desc.starts_with("1 error"), "{desc}");
+    let tries = archive_downloads(&gl)
+        .iter()
+        .filter(|q| **q == format!("sha={BROKEN}"))
+        .count();
+    assert!(tries >= 2, "retried through the queue: {tries}");
+    assert!(svc.logs().contains("job re-queued"), "{}", svc.logs());
+}

@@ -248,6 +248,14 @@ pub struct ServeArgs {
     /// died is taken again after this long.
     #[arg(long, env = "NAUTES_LINT_JOB_LEASE", default_value_t = 30.0)]
     pub job_lease: f64,
+    /// Seconds without a byte after which an archive download is given up and the job retried
+    /// later through the queue.
+    #[arg(
+        long,
+        env = "NAUTES_LINT_ARCHIVE_STALL_TIMEOUT",
+        default_value_t = 30.0
+    )]
+    pub archive_stall_timeout: f64,
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
@@ -800,10 +808,15 @@ pub fn serve_config(
             "--shutdown-grace must be a number of seconds, 0 or more".into(),
         ));
     }
-    if !(args.job_lease.is_finite() && args.job_lease >= 0.1) {
-        return Err(Failure(
-            "--job-lease must be a number of seconds, 0.1 or more".into(),
-        ));
+    for (flag, value) in [
+        ("--job-lease", args.job_lease),
+        ("--archive-stall-timeout", args.archive_stall_timeout),
+    ] {
+        if !(value.is_finite() && value >= 0.1) {
+            return Err(Failure(format!(
+                "{flag} must be a number of seconds, 0.1 or more"
+            )));
+        }
     }
     Ok(sc::ServeConfig {
         listen: args.listen,
@@ -831,6 +844,7 @@ pub fn serve_config(
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
         job_lease: std::time::Duration::from_secs_f64(args.job_lease),
+        archive_stall: std::time::Duration::from_secs_f64(args.archive_stall_timeout),
     })
 }
 

@@ -52,10 +52,15 @@ pub struct ServeConfig {
     /// How long a taken job stays this process's without a renewal; renewed every third of it
     /// while the job runs. A job of a process that died is taken again after this long.
     pub job_lease: Duration,
+    /// An archive download that sends no byte for this long is given up and retried later
+    /// through the queue.
+    pub archive_stall: Duration,
 }
 
 /// The default [`ServeConfig::job_lease`].
 pub const JOB_LEASE: Duration = Duration::from_secs(30);
+/// The default [`ServeConfig::archive_stall`].
+pub const ARCHIVE_STALL: Duration = Duration::from_secs(30);
 
 /// Bounds on a downloaded repository archive, so a huge or hostile repository costs a finding
 /// or a failed job, never unbounded memory.

@@ -88,6 +88,9 @@ enum Attempt<T> {
     Done(T),
     /// Retry after this long (429 with `Retry-After`), or after the backoff (None).
     Again(Option<Duration>, String),
+    /// Worth another try, but not in place: the job goes back to the queue (a stalled
+    /// download would hold the worker again).
+    Requeue(String),
     Final(String),
 }
 
@@ -143,6 +146,10 @@ impl GitLab {
                 Attempt::Final(e) => {
                     self.metrics.gitlab_error(endpoint, "4xx");
                     return Err(CallError::Permanent(format!("{endpoint}: {e}")));
+                }
+                Attempt::Requeue(e) => {
+                    self.metrics.gitlab_error(endpoint, "stalled");
+                    return Err(CallError::Transient(format!("{endpoint}: {e}")));
                 }
                 Attempt::Again(wait, e) => {
                     let class = if wait.is_some() {
@@ -207,23 +214,32 @@ impl GitLab {
     }
 
     /// The repository at `sha_or_ref` as `.tar.gz`, at most `max_bytes` (read as it streams, so
-    /// an endless body stops at the limit).
+    /// an endless body stops at the limit). When no byte comes for `stall` (before the answer or
+    /// within its body) the download is given up at once as transient, without the in-place
+    /// retries: the job waits in the queue and the worker takes other jobs meanwhile.
     pub async fn archive(
         &self,
         project: i64,
         sha_or_ref: &str,
         max_bytes: u64,
+        stall: Duration,
         event: Option<&str>,
     ) -> Result<Vec<u8>, CallError> {
         let path = format!(
             "/projects/{project}/repository/archive.tar.gz?sha={}",
             enc(sha_or_ref)
         );
+        let stalled = || {
+            Attempt::Requeue(format!(
+                "the download stalled: no bytes for {} s",
+                stall.as_secs_f64()
+            ))
+        };
         self.call("archive", || async {
-            let resp = self
-                .request(reqwest::Method::GET, &path, event)
-                .send()
-                .await;
+            let sent = self.request(reqwest::Method::GET, &path, event).send();
+            let Ok(resp) = tokio::time::timeout(stall, sent).await else {
+                return stalled();
+            };
             let mut resp = match classify(resp).await {
                 Ok(r) => r,
                 Err(a) => return a.map_never(),
@@ -235,7 +251,10 @@ impl GitLab {
             }
             let mut buf = Vec::new();
             loop {
-                match resp.chunk().await {
+                let Ok(chunk) = tokio::time::timeout(stall, resp.chunk()).await else {
+                    return stalled();
+                };
+                match chunk {
                     Ok(Some(c)) => {
                         if buf.len() as u64 + c.len() as u64 > max_bytes {
                             return Attempt::Final(format!(
@@ -446,6 +465,7 @@ impl Attempt<std::convert::Infallible> {
         match self {
             Attempt::Done(n) => match n {},
             Attempt::Again(w, e) => Attempt::Again(w, e),
+            Attempt::Requeue(e) => Attempt::Requeue(e),
             Attempt::Final(e) => Attempt::Final(e),
         }
     }

@@ -220,6 +220,10 @@ CREATE TABLE IF NOT EXISTS mr_notes (
     PRIMARY KEY (project_id, mr_iid)
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v);
+CREATE TABLE IF NOT EXISTS project_turns (
+    project_id INTEGER PRIMARY KEY,
+    turn       INTEGER NOT NULL
+);
 ";
 
 /// Marks the older queued jobs of a branch or merge request (?3) replaced by job ?2 (sha ?4).
@@ -448,26 +452,36 @@ impl Queue {
         .await
     }
 
-    /// Takes the oldest job that is due, or a running one whose lease ran out, marks it running
-    /// under this process's lease for `lease`, and counts the run.
+    /// Takes a job that is due, or a running one whose lease ran out, marks it running under
+    /// this process's lease for `lease`, and counts the run. Projects take turns: the job comes
+    /// from the project whose last turn is oldest (never: first), oldest job first within it,
+    /// so one project's burst of pushes delays another project's push by one job per worker,
+    /// not by the whole burst.
     pub async fn claim(&self, lease: Duration) -> Result<Option<Job>, QueueError> {
         let owner = self.owner.clone();
         self.call(move |c| {
             let now = now_ms();
             // Both statements run in the batch's IMMEDIATE transaction, which holds SQLite's
             // write lock: no other process can take the same row in between.
-            let found: Option<(i64, bool)> = c
+            let found: Option<(i64, bool, i64)> = c
                 .prepare_cached(
-                    "SELECT id, state='running' FROM jobs
-                     WHERE (state='queued' AND not_before<=?1)
-                        OR (state='running' AND (lease_until IS NULL OR lease_until<?1))
-                     ORDER BY not_before, id LIMIT 1",
+                    "SELECT j.id, j.state='running', j.project_id FROM jobs j
+                     LEFT JOIN project_turns t ON t.project_id=j.project_id
+                     WHERE (j.state='queued' AND j.not_before<=?1)
+                        OR (j.state='running' AND (j.lease_until IS NULL OR j.lease_until<?1))
+                     ORDER BY COALESCE(t.turn, 0), j.not_before, j.id LIMIT 1",
                 )?
-                .query_row(params![now], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            let Some((id, interrupted)) = found else {
+            let Some((id, interrupted, project)) = found else {
                 return Ok(None);
             };
+            c.prepare_cached(
+                "INSERT INTO project_turns (project_id, turn)
+                 VALUES (?1, (SELECT COALESCE(MAX(turn), 0) + 1 FROM project_turns))
+                 ON CONFLICT (project_id) DO UPDATE SET turn=excluded.turn",
+            )?
+            .execute(params![project])?;
             let mut job = c
                 .prepare_cached(&format!(
                     "UPDATE jobs SET state='running', attempts=attempts+1, updated_at=?2,

@@ -62,6 +62,8 @@ struct Inner {
     merge_bases: HashMap<(String, String), String>,
     /// Revisions whose archive download waits until `hold_archives(false)`.
     held: std::collections::HashSet<String>,
+    /// Revisions whose archive body stops halfway until `release_stalls()`.
+    stalled: std::collections::HashSet<String>,
     /// Project id -> default branch (`main` when not set).
     default_branches: HashMap<i64, String>,
     next_id: i64,
@@ -155,10 +157,15 @@ impl FakeGitLab {
         });
     }
 
-    /// While set, an archive download sends its headers and the first half of its body, then
-    /// no more bytes until released (a stalled connection, not a slow one).
-    pub fn stall_archives(&self, stall: bool) {
-        let _ = self.stall.send(stall);
+    /// The archive download of `rev` sends its headers and the first half of its body, then no
+    /// more bytes until [`FakeGitLab::release_stalls`] (a stalled connection, not a slow one).
+    pub fn stall_archive_of(&self, rev: &str) {
+        self.lock().stalled.insert(rev.to_owned());
+    }
+
+    pub fn release_stalls(&self) {
+        self.lock().stalled.clear();
+        self.stall.send_modify(|_| {});
     }
 
     /// The token now belongs to user `id` (a rotated token of another bot user).
@@ -484,7 +491,7 @@ async fn route(
                 g.archives.get(&rev).cloned().or(g.fallback.clone())
             };
             match bytes {
-                Some(b) if *st.stall.borrow() => stalled(b, st.stall.clone()),
+                Some(b) if g_stalled(st, &rev) => stalled(b, st.clone(), rev),
                 Some(b) => (
                     StatusCode::OK,
                     [("content-type", "application/gzip")],
@@ -594,23 +601,35 @@ async fn route(
     }
 }
 
-/// An archive answer that sends half of `bytes`, then nothing until `stall` is cleared.
-fn stalled(bytes: Arc<Vec<u8>>, stall: watch::Receiver<bool>) -> Response {
+fn g_stalled(st: &AppState, rev: &str) -> bool {
+    st.inner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .stalled
+        .contains(rev)
+}
+
+/// An archive answer that sends half of `bytes`, then nothing while `rev` is stalled.
+fn stalled(bytes: Arc<Vec<u8>>, st: AppState, rev: String) -> Response {
     let half = bytes.len() / 2;
     let parts = futures_util::stream::unfold(
-        (0u8, bytes, stall),
-        move |(step, bytes, mut stall)| async move {
+        (0u8, bytes, st, rev),
+        move |(step, bytes, mut st, rev)| async move {
             let chunk = match step {
                 0 => bytes[..half].to_vec(),
                 1 => {
-                    let _ = stall.wait_for(|s| !*s).await;
+                    while g_stalled(&st, &rev) {
+                        if st.stall.changed().await.is_err() {
+                            break;
+                        }
+                    }
                     bytes[half..].to_vec()
                 }
                 _ => return None,
             };
             Some((
                 Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
-                (step + 1, bytes, stall),
+                (step + 1, bytes, st, rev),
             ))
         },
     );
