@@ -414,3 +414,69 @@ async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() 
     assert!(tries >= 2, "retried through the queue: {tries}");
     assert!(svc.logs().contains("job re-queued"), "{}", svc.logs());
 }
+
+/// A merge request event for MR `iid` of project 15, opened at `sha`.
+fn mr_open(iid: i64, sha: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&merge_request("open", sha, None)).unwrap();
+    v["object_attributes"]["iid"] = iid.into();
+    v.to_string()
+}
+
+/// The notes listing answers garbage: the commit's status still says what the check found
+/// (clean: success), the listing is retried, and a listing that stays broken is logged, never
+/// turned into a red status naming an API URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let garbage = "<html>502 Bad Gateway</html>";
+    // Once: the retry reads the real listing and the note is posted.
+    gl.answer_next(
+        "GET /api/v4/projects/15/merge_requests/3/notes",
+        200,
+        garbage,
+    );
+    let (code, _) = post(
+        &svc,
+        "Merge Request Hook",
+        mr_open(3, CLEAN),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first result", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+    assert_eq!(gl.notes(15, 3).len(), 1);
+
+    // Always: no note, but the status stands and the failure is logged.
+    for _ in 0..20 {
+        gl.answer_next(
+            "GET /api/v4/projects/15/merge_requests/4/notes",
+            200,
+            garbage,
+        );
+    }
+    let (code, _) = post(
+        &svc,
+        "Merge Request Hook",
+        mr_open(4, BASE),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the second result", WAIT, |c| finals(c, BASE) == 1)
+        .await;
+    assert_eq!(gl.states(BASE), ["pending", "success"]);
+    let desc = gl.statuses(BASE)[1].body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(desc.starts_with("no findings"), "{desc}");
+    assert!(gl.notes(15, 4).is_empty());
+    svc.wait_log("cannot update the merge request's summary note")
+        .await;
+}

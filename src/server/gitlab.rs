@@ -300,7 +300,8 @@ impl GitLab {
                             let more = next.unwrap_or(v.len() >= PER_PAGE);
                             Attempt::Done((v, more))
                         }
-                        Err(e) => Attempt::Final(format!("unexpected notes list: {e}")),
+                        // A proxy's error page or a cut-off answer: worth another read.
+                        Err(e) => Attempt::Again(None, format!("unexpected notes list: {e}")),
                     }
                 }
                 Err(a) => a.map_never(),
