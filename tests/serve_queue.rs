@@ -480,3 +480,41 @@ async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red() {
     svc.wait_log("cannot update the merge request's summary note")
         .await;
 }
+
+/// GitLab names commits by their full sha in lower case; the same commit written in upper case
+/// is the same job, and an abbreviated sha (which could name another commit later) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    let (code, first) = post(&svc, "Push Hook", push(CLEAN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    let upper = push(&CLEAN.to_uppercase(), &BASE.to_uppercase());
+    let (code, again) = post(&svc, "Push Hook", upper, Some(SECRET), &[]).await;
+    assert_eq!(
+        (code, again["status"].as_str()),
+        (200, Some("duplicate")),
+        "{again}"
+    );
+    assert_eq!(again["job"], first["job"]);
+    let (code, body) = post(
+        &svc,
+        "Push Hook",
+        push(&CLEAN[..12], BASE),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("full commit sha"),
+        "{body}"
+    );
+    let mr = merge_request("open", &BROKEN.to_uppercase(), None);
+    let (code, _) = post(&svc, "Merge Request Hook", mr, Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    let stored: Vec<String> = jobs(&db).into_iter().map(|j| j.2).collect();
+    assert_eq!(stored, [CLEAN, BROKEN]);
+}

@@ -133,8 +133,12 @@ struct MergeRequest {
     object_attributes: MrAttributes,
 }
 
-fn is_sha(s: &str) -> bool {
-    (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+/// A full commit sha (SHA-1 or SHA-256) in lower case, as GitLab writes it, so the same commit
+/// always makes the same duplicate key. An abbreviated sha is refused, not resolved: GitLab
+/// never sends one, and it could name another commit once the repository grows.
+fn full_sha(s: &str) -> Option<String> {
+    (matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| s.to_ascii_lowercase())
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, BadRequest> {
@@ -183,12 +187,10 @@ pub fn decide(
                 return Ok(Decision::Ignore("branch deleted"));
             }
             let sha = p.checkout_sha.filter(|s| !s.is_empty()).unwrap_or(after);
-            if !is_sha(&sha) {
-                return Err(BadRequest(
-                    "malformed body: `after` is not a commit sha".into(),
-                ));
-            }
-            let base = match p.before.filter(|b| is_sha(b)) {
+            let sha = full_sha(&sha).ok_or_else(|| {
+                BadRequest("malformed body: `after` is not a full commit sha".into())
+            })?;
+            let base = match p.before.as_deref().and_then(full_sha) {
                 Some(b) if b != ZERO_SHA => Some(Base::Rev {
                     project: project_id,
                     rev: b,
@@ -235,11 +237,9 @@ pub fn decide(
                 .last_commit
                 .map(|c| c.id)
                 .ok_or_else(|| BadRequest("malformed body: no last_commit".into()))?;
-            if !is_sha(&sha) {
-                return Err(BadRequest(
-                    "malformed body: last_commit.id is not a commit sha".into(),
-                ));
-            }
+            let sha = full_sha(&sha).ok_or_else(|| {
+                BadRequest("malformed body: last_commit.id is not a full commit sha".into())
+            })?;
             // The project header is the target project; keep it when the attributes disagree.
             let target = if a.target_project_id > 0 {
                 a.target_project_id
