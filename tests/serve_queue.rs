@@ -518,3 +518,68 @@ async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused() {
     let stored: Vec<String> = jobs(&db).into_iter().map(|j| j.2).collect();
     assert_eq!(stored, [CLEAN, BROKEN]);
 }
+
+/// Pushes to one branch while a worker is busy: only the newest push is checked, and of the
+/// replaced ones only the newest gets a `canceled` status; the older ones end without a post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
+    let gl = gitlab().await;
+    gl.set_fallback_archive(tar_gz_of_dir(&fixture("valid/demo"), "p-d"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.hold_archive_of(BROKEN);
+    let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first job in flight", WAIT, |_| {
+        gl.states(BROKEN) == ["pending"]
+    })
+    .await;
+    let burst: Vec<String> = (10..16).map(|i| format!("{i:x}").repeat(40)).collect();
+    let mut before = BROKEN.to_owned();
+    for sha in &burst {
+        let (code, _) = post(&svc, "Push Hook", push(sha, &before), Some(SECRET), &[]).await;
+        assert_eq!(code, 202);
+        before = sha.clone();
+    }
+    gl.hold_archives(false);
+    let newest = burst.last().unwrap();
+    gl.wait_for("the newest push's result", WAIT, |c| finals(c, newest) == 1)
+        .await;
+    wait_state(&db, burst.len(), "done").await;
+    let posted: Vec<(String, String)> = burst
+        .iter()
+        .flat_map(|s| {
+            gl.states(s)
+                .into_iter()
+                .map(move |st| (s[..2].to_owned(), st))
+        })
+        .collect();
+    let second_newest = &burst[burst.len() - 2];
+    assert_eq!(
+        posted,
+        [
+            (second_newest[..2].to_owned(), "canceled".to_owned()),
+            (newest[..2].to_owned(), "pending".to_owned()),
+            (newest[..2].to_owned(), "success".to_owned()),
+        ]
+    );
+    let said = gl.statuses(second_newest)[0].body["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(said.contains(&newest[..8]), "{said}");
+    let states: Vec<String> = jobs(&db).into_iter().map(|j| j.1).collect();
+    assert_eq!(
+        states,
+        [
+            "done",
+            "superseded",
+            "superseded",
+            "superseded",
+            "superseded",
+            "superseded",
+            "done"
+        ]
+    );
+}

@@ -253,10 +253,13 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     // Only the jobs a newer push can still replace: a superseded job stays queued (it posts
     // its `canceled` status), and an index over every queued job of a branch would make each
     // insert scan all the replaced ones before it.
+    // And the replaced jobs still waiting, which a claim coalesces.
     conn.execute_batch(
         "DROP INDEX IF EXISTS jobs_supersede;
          CREATE INDEX IF NOT EXISTS jobs_replaceable ON jobs(supersede_key)
-             WHERE state='queued' AND superseded_by IS NULL;",
+             WHERE state='queued' AND superseded_by IS NULL;
+         CREATE INDEX IF NOT EXISTS jobs_replaced ON jobs(supersede_key, id)
+             WHERE state='queued' AND superseded_by IS NOT NULL;",
     )
 }
 
@@ -463,19 +466,47 @@ impl Queue {
             let now = now_ms();
             // Both statements run in the batch's IMMEDIATE transaction, which holds SQLite's
             // write lock: no other process can take the same row in between.
-            let found: Option<(i64, bool, i64)> = c
+            let found: Option<(i64, bool, i64, bool, String)> = c
                 .prepare_cached(
-                    "SELECT j.id, j.state='running', j.project_id FROM jobs j
+                    "SELECT j.id, j.state='running', j.project_id, j.superseded_by IS NOT NULL,
+                        j.supersede_key
+                     FROM jobs j
                      LEFT JOIN project_turns t ON t.project_id=j.project_id
                      WHERE (j.state='queued' AND j.not_before<=?1)
                         OR (j.state='running' AND (j.lease_until IS NULL OR j.lease_until<?1))
                      ORDER BY COALESCE(t.turn, 0), j.not_before, j.id LIMIT 1",
                 )?
-                .query_row(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row(params![now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
                 .optional()?;
-            let Some((id, interrupted, project)) = found else {
+            let Some((mut id, interrupted, project, superseded, key)) = found else {
                 return Ok(None);
             };
+            if superseded && !interrupted {
+                // A burst of replaced pushes: only the newest replaced one posts `canceled`
+                // (it names the push that is checked); the older ones end without a post, so
+                // 500 pushes to a branch cost one status, not 498.
+                let (newest, coalesced): (i64, i64) = c
+                    .prepare_cached(
+                        "SELECT MAX(id), COUNT(*) - 1 FROM jobs
+                         WHERE supersede_key=?1 AND state='queued' AND superseded_by IS NOT NULL",
+                    )?
+                    .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if coalesced > 0 {
+                    c.prepare_cached(
+                        "UPDATE jobs SET state='superseded', outcome='coalesced', updated_at=?3
+                         WHERE supersede_key=?1 AND state='queued'
+                           AND superseded_by IS NOT NULL AND id<?2",
+                    )?
+                    .execute(params![key, newest, now])?;
+                    tracing::info!(
+                        replaced = coalesced,
+                        "older replaced pushes end without a status; the newest says canceled"
+                    );
+                }
+                id = newest;
+            }
             c.prepare_cached(
                 "INSERT INTO project_turns (project_id, turn)
                  VALUES (?1, (SELECT COALESCE(MAX(turn), 0) + 1 FROM project_turns))
