@@ -583,3 +583,60 @@ async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
         ]
     );
 }
+
+/// What a delivery makes the service store is bounded: a branch name past git's practical
+/// limit, or a delivery key or event id longer than any GitLab sends, is refused, not stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refs_and_keys_past_their_bounds_are_refused() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    let long_branch = |n: usize| push_to(15, &"b".repeat(n), CLEAN, BASE);
+    let (code, body) = post(&svc, "Push Hook", long_branch(1025), Some(SECRET), &[]).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("ref"), "{body}");
+    let key = "k".repeat(256);
+    let (code, body) = post(
+        &svc,
+        "Push Hook",
+        push(CLEAN, BASE),
+        Some(SECRET),
+        &[("Idempotency-Key", &key)],
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = post(
+        &svc,
+        "Push Hook",
+        push(CLEAN, BASE),
+        Some(SECRET),
+        &[("X-Gitlab-Event-UUID", &key)],
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    let mut mr: serde_json::Value =
+        serde_json::from_str(&merge_request("open", BROKEN, None)).unwrap();
+    mr["object_attributes"]["target_branch"] = "t".repeat(1025).into();
+    let (code, body) = post(
+        &svc,
+        "Merge Request Hook",
+        mr.to_string(),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(jobs(&db).is_empty());
+    // At the bounds: stored.
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        long_branch(1024),
+        Some(SECRET),
+        &[("Idempotency-Key", &key[..255])],
+    )
+    .await;
+    assert_eq!(code, 202);
+    assert_eq!(jobs(&db).len(), 1);
+}

@@ -11,6 +11,24 @@ use subtle::ConstantTimeEq;
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
+/// Longest branch name stored, in bytes. Git has no limit of its own; a loose ref is a file whose
+/// every path component is at most 255 bytes on common file systems, and no branch name in
+/// real use comes near 1,024 bytes. Over it, the delivery is refused rather than stored.
+pub const MAX_REF_BYTES: usize = 1024;
+/// Longest delivery key or event id stored, in bytes: GitLab sends UUIDs (36 characters).
+pub const MAX_KEY_BYTES: usize = 255;
+
+/// Refuses a value over its bound: a cut one would name another branch or merge two keys.
+fn bounded<'a>(what: &str, value: &'a str, max: usize) -> Result<&'a str, BadRequest> {
+    if value.len() > max {
+        return Err(BadRequest(format!(
+            "malformed body: {what} is {} bytes, over the limit of {max}",
+            value.len()
+        )));
+    }
+    Ok(value)
+}
+
 /// Compares a presented token with the configured one in constant time. Both sides are hashed
 /// first so neither the content nor the length of the secret leaks through timing.
 pub fn token_matches(presented: Option<&[u8]>, expected: &Secret) -> bool {
@@ -155,6 +173,12 @@ pub fn decide(
     // An empty or blank key names no delivery; stored, it would make every later delivery
     // without a real key a "duplicate".
     let idempotency_key = idempotency_key.filter(|k| !k.trim().is_empty());
+    if let Some(k) = idempotency_key {
+        bounded("the delivery key", k, MAX_KEY_BYTES)?;
+    }
+    if let Some(u) = event_uuid {
+        bounded("X-Gitlab-Event-UUID", u, MAX_KEY_BYTES)?;
+    }
     let meta = |mut job: NewJob| {
         job.event_uuid = event_uuid.map(str::to_owned);
         job.idempotency_key = idempotency_key.map(str::to_owned);
@@ -182,6 +206,7 @@ pub fn decide(
             let Some(branch) = p.ref_name.strip_prefix("refs/heads/") else {
                 return Ok(Decision::Ignore("not a branch"));
             };
+            let branch = bounded("the ref", branch, MAX_REF_BYTES)?;
             let after = p.after.unwrap_or_default();
             if after == ZERO_SHA {
                 return Ok(Decision::Ignore("branch deleted"));
@@ -233,6 +258,8 @@ pub fn decide(
             if !code_changed {
                 return Ok(Decision::Ignore("merge request action changes no code"));
             }
+            bounded("the source branch ref", &a.source_branch, MAX_REF_BYTES)?;
+            bounded("the target branch ref", &a.target_branch, MAX_REF_BYTES)?;
             let sha = a
                 .last_commit
                 .map(|c| c.id)
