@@ -439,8 +439,9 @@ async fn upsert_note(
 }
 
 /// The service's own note on a merge request: written by the token's user and carrying the
-/// marker (a user quoting the note copies the marker too). Pages are read oldest first; a merge request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note
-/// rather than an unbounded scan.
+/// marker (a user quoting the note copies the marker too). Pages are read oldest first; a merge
+/// request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note rather than an
+/// unbounded scan.
 async fn find_note(
     ctx: &Context,
     project: i64,
