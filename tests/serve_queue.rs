@@ -364,12 +364,7 @@ async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() 
     gl.stall_archive_of(BROKEN);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    let svc = Service::start(
-        &gl.url,
-        &db,
-        &["--workers", "1", "--archive-stall-timeout", "0.5"],
-    )
-    .await;
+    let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
     let (code, _) = post(
         &svc,
         "Push Hook",
@@ -639,4 +634,42 @@ async fn refs_and_keys_past_their_bounds_are_refused() {
     .await;
     assert_eq!(code, 202);
     assert_eq!(jobs(&db).len(), 1);
+}
+
+/// Any GitLab call that hangs (here: a status post that is never answered) gives the worker back
+/// after the stall timeout, as a stalled download does: other projects' jobs run meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_status_post_does_not_hold_the_worker() {
+    let gl = gitlab().await;
+    gl.hold_statuses_of(BROKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        push_to(15, "main", BROKEN, ZERO),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    svc.wait_log("no answer").await;
+    let (code, _) = post(
+        &svc,
+        "Push Hook",
+        push_to(16, "main", CLEAN, ZERO),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!(code, 202);
+    gl.wait_for("the other project's result", WAIT, |c| {
+        finals(c, CLEAN) == 1
+    })
+    .await;
+    gl.release_statuses();
+    gl.wait_for("the hung job's result", WAIT, |c| finals(c, BROKEN) == 1)
+        .await;
+    assert_eq!(gl.states(BROKEN).last().map(String::as_str), Some("failed"));
 }

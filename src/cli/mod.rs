@@ -248,14 +248,10 @@ pub struct ServeArgs {
     /// died is taken again after this long.
     #[arg(long, env = "NAUTES_LINT_JOB_LEASE", default_value_t = 30.0)]
     pub job_lease: f64,
-    /// Seconds without a byte after which an archive download is given up and the job retried
-    /// later through the queue.
-    #[arg(
-        long,
-        env = "NAUTES_LINT_ARCHIVE_STALL_TIMEOUT",
-        default_value_t = 30.0
-    )]
-    pub archive_stall_timeout: f64,
+    /// Seconds a GitLab call may go without a byte (no answer, or an archive download that
+    /// stops) before it is given up and its job retried later through the queue.
+    #[arg(long, env = "NAUTES_LINT_STALL_TIMEOUT", default_value_t = 30.0)]
+    pub stall_timeout: f64,
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
@@ -810,7 +806,7 @@ pub fn serve_config(
     }
     for (flag, value) in [
         ("--job-lease", args.job_lease),
-        ("--archive-stall-timeout", args.archive_stall_timeout),
+        ("--stall-timeout", args.stall_timeout),
     ] {
         if !(value.is_finite() && value >= 0.1) {
             return Err(Failure(format!(
@@ -839,12 +835,12 @@ pub fn serve_config(
         retry: RetryPolicy {
             base: std::time::Duration::from_millis(args.retry_base_ms.max(1)),
             max_job_attempts: args.max_attempts.max(1),
+            stall: std::time::Duration::from_secs_f64(args.stall_timeout),
             ..RetryPolicy::default()
         },
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
         job_lease: std::time::Duration::from_secs_f64(args.job_lease),
-        archive_stall: std::time::Duration::from_secs_f64(args.archive_stall_timeout),
     })
 }
 

@@ -133,8 +133,32 @@ impl GitLab {
         rb
     }
 
-    /// Sends `build()` until it succeeds, a final error, or the attempts run out.
+    /// [`GitLab::call_streaming`] for a call whose whole answer is small: an attempt that has
+    /// not finished after the stall timeout is given up (it goes back to the queue).
     async fn call<T, F, Fut>(&self, endpoint: &'static str, mut attempt: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let stall = self.retry.stall;
+        self.call_streaming(endpoint, move || {
+            let sent = attempt();
+            async move {
+                tokio::time::timeout(stall, sent).await.unwrap_or_else(|_| {
+                    Attempt::Requeue(format!("no answer for {} s", stall.as_secs_f64()))
+                })
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, a final error, or the attempts run out. The attempt
+    /// watches its own progress (a long download is fine while bytes arrive).
+    async fn call_streaming<T, F, Fut>(
+        &self,
+        endpoint: &'static str,
+        mut attempt: F,
+    ) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Attempt<T>>,
@@ -214,17 +238,17 @@ impl GitLab {
     }
 
     /// The repository at `sha_or_ref` as `.tar.gz`, at most `max_bytes` (read as it streams, so
-    /// an endless body stops at the limit). When no byte comes for `stall` (before the answer or
-    /// within its body) the download is given up at once as transient, without the in-place
-    /// retries: the job waits in the queue and the worker takes other jobs meanwhile.
+    /// an endless body stops at the limit). When no byte comes for the stall timeout (before
+    /// the answer or within its body) the download is given up at once as transient, without
+    /// the in-place retries: the job waits in the queue and the worker takes other jobs.
     pub async fn archive(
         &self,
         project: i64,
         sha_or_ref: &str,
         max_bytes: u64,
-        stall: Duration,
         event: Option<&str>,
     ) -> Result<Vec<u8>, CallError> {
+        let stall = self.retry.stall;
         let path = format!(
             "/projects/{project}/repository/archive.tar.gz?sha={}",
             enc(sha_or_ref)
@@ -235,7 +259,7 @@ impl GitLab {
                 stall.as_secs_f64()
             ))
         };
-        self.call("archive", || async {
+        self.call_streaming("archive", || async {
             let sent = self.request(reqwest::Method::GET, &path, event).send();
             let Ok(resp) = tokio::time::timeout(stall, sent).await else {
                 return stalled();

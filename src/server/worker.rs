@@ -230,13 +230,7 @@ async fn fetch(
     let limits = ctx.config.limits;
     let bytes = ctx
         .gitlab
-        .archive(
-            project,
-            rev,
-            limits.max_compressed_bytes,
-            ctx.config.archive_stall,
-            event,
-        )
+        .archive(project, rev, limits.max_compressed_bytes, event)
         .await?;
     let read = tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits))
         .await

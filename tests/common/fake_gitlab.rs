@@ -62,6 +62,8 @@ struct Inner {
     merge_bases: HashMap<(String, String), String>,
     /// Revisions whose archive download waits until `hold_archives(false)`.
     held: std::collections::HashSet<String>,
+    /// Shas whose status posts get no answer until `release_statuses()`.
+    held_statuses: std::collections::HashSet<String>,
     /// Revisions whose archive body stops halfway until `release_stalls()`.
     stalled: std::collections::HashSet<String>,
     /// Project id -> default branch (`main` when not set).
@@ -193,6 +195,16 @@ impl FakeGitLab {
             self.lock().held.clear();
         }
         let _ = self.hold.send(hold);
+    }
+
+    /// Status posts for `sha` get no answer (a hung call) until [`FakeGitLab::release_statuses`].
+    pub fn hold_statuses_of(&self, sha: &str) {
+        self.lock().held_statuses.insert(sha.to_owned());
+    }
+
+    pub fn release_statuses(&self) {
+        self.lock().held_statuses.clear();
+        self.hold.send_modify(|_| {});
     }
 
     /// Holds the downloads of `rev` only, until `hold_archives(false)`.
@@ -406,6 +418,21 @@ async fn route(
             )
         }
         ("POST", ["api", "v4", "projects", _, "statuses", sha]) => {
+            let mut hold = st.hold.clone();
+            loop {
+                let held = st
+                    .inner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .held_statuses
+                    .contains(*sha);
+                if !held {
+                    break;
+                }
+                if hold.changed().await.is_err() {
+                    break;
+                }
+            }
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             g.next_id += 1;
             json_response(
