@@ -673,3 +673,32 @@ async fn a_hung_status_post_does_not_hold_the_worker() {
         .await;
     assert_eq!(gl.states(BROKEN).last().map(String::as_str), Some("failed"));
 }
+
+/// A lease or stall timeout of zero (or not a number) would make every job look abandoned or
+/// every call stalled: refused at start with the flag's name.
+#[test]
+fn zero_or_unreadable_durations_are_refused_at_start() {
+    for (flag, value) in [
+        ("--job-lease", "0"),
+        ("--job-lease", "NaN"),
+        ("--stall-timeout", "0"),
+        ("--stall-timeout", "-1"),
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args([
+                "serve",
+                "--gitlab-url",
+                "http://127.0.0.1:9",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg(format!("{flag}={value}"))
+            .env("NAUTES_LINT_WEBHOOK_SECRET", SECRET)
+            .env("NAUTES_LINT_GITLAB_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}
