@@ -262,6 +262,14 @@ pub struct ServeArgs {
     /// Runs of one job before it is given up (its reason is logged and posted).
     #[arg(long, env = "NAUTES_LINT_MAX_ATTEMPTS", default_value_t = 10)]
     pub max_attempts: u32,
+    /// Seconds a running job stays this process's without renewal; a job of a process that
+    /// died is taken again after this long.
+    #[arg(long, env = "NAUTES_LINT_JOB_LEASE", default_value_t = 30.0)]
+    pub job_lease: f64,
+    /// Seconds a GitLab call may go without a byte (no answer, or an archive download that
+    /// stops) before it is given up and its job retried later through the queue.
+    #[arg(long, env = "NAUTES_LINT_STALL_TIMEOUT", default_value_t = 30.0)]
+    pub stall_timeout: f64,
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
@@ -815,6 +823,16 @@ pub fn serve_config(
             "--shutdown-grace must be a number of seconds, 0 or more".into(),
         ));
     }
+    for (flag, value) in [
+        ("--job-lease", args.job_lease),
+        ("--stall-timeout", args.stall_timeout),
+    ] {
+        if !(value.is_finite() && value >= 0.1) {
+            return Err(Failure(format!(
+                "{flag} must be a number of seconds, 0.1 or more"
+            )));
+        }
+    }
     Ok(sc::ServeConfig {
         listen: args.listen,
         gitlab_url,
@@ -836,10 +854,12 @@ pub fn serve_config(
         retry: RetryPolicy {
             base: std::time::Duration::from_millis(args.retry_base_ms.max(1)),
             max_job_attempts: args.max_attempts.max(1),
+            stall: std::time::Duration::from_secs_f64(args.stall_timeout),
             ..RetryPolicy::default()
         },
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
+        job_lease: std::time::Duration::from_secs_f64(args.job_lease),
     })
 }
 

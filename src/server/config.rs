@@ -49,7 +49,13 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Deadline for answering one webhook request.
     pub request_timeout: Duration,
+    /// How long a taken job stays this process's without a renewal; renewed every third of it
+    /// while the job runs. A job of a process that died is taken again after this long.
+    pub job_lease: Duration,
 }
+
+/// The default [`ServeConfig::job_lease`].
+pub const JOB_LEASE: Duration = Duration::from_secs(30);
 
 /// Bounds on a downloaded repository archive, so a huge or hostile repository costs a finding
 /// or a failed job, never unbounded memory.
@@ -82,6 +88,10 @@ pub struct RetryPolicy {
     pub call_attempts: u32,
     /// Runs of one job before it is marked failed for good.
     pub max_job_attempts: u32,
+    /// A call that gets no byte for this long (no answer, or an archive body that stops) is
+    /// given up without the in-place retries: its job goes back to the queue with the backoff
+    /// delay, and the worker takes other jobs meanwhile.
+    pub stall: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -91,6 +101,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(300),
             call_attempts: 4,
             max_job_attempts: 10,
+            stall: Duration::from_secs(30),
         }
     }
 }
