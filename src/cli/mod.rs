@@ -247,6 +247,19 @@ pub struct ServeArgs {
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
+    /// Resource files one job may hold in memory (head and base trees), in bytes; a job over
+    /// it fails with the reason.
+    #[arg(long, env = "NAUTES_LINT_MAX_JOB_YAML_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_job_yaml_bytes: u64,
+    /// Resource files all running jobs together may hold, in bytes; a job waits for room.
+    #[arg(long, env = "NAUTES_LINT_MAX_YAML_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_yaml_bytes: u64,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "NAUTES_LINT_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Connections open at once; more are answered 503 and closed.
+    #[arg(long, env = "NAUTES_LINT_MAX_CONNECTIONS", default_value_t = 256)]
+    pub max_connections: usize,
     /// Log lines as JSON (default) or as text for a terminal.
     #[arg(
         long,
@@ -796,6 +809,20 @@ pub fn serve_config(
             "--shutdown-grace must be a number of seconds, 0 or more".into(),
         ));
     }
+    if !(args.header_timeout.is_finite() && args.header_timeout > 0.0) {
+        return Err(Failure(
+            "--header-timeout must be a number of seconds, more than 0".into(),
+        ));
+    }
+    if args.max_connections == 0 {
+        return Err(Failure("--max-connections must be 1 or more".into()));
+    }
+    let yaml = sc::YamlLimits {
+        per_job: args.max_job_yaml_bytes,
+        total: args.max_yaml_bytes,
+    }
+    .check()
+    .map_err(Failure)?;
     Ok(sc::ServeConfig {
         listen: args.listen,
         gitlab_url,
@@ -821,6 +848,9 @@ pub fn serve_config(
         },
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
+        header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
+        max_connections: args.max_connections,
+        yaml,
     })
 }
 
@@ -838,7 +868,10 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
-        LogFormat::Text => builder.init(),
+        // Colour codes only for a person at a terminal, not in a file or a log collector.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
