@@ -315,7 +315,7 @@ fn read_until_closed(s: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_sends_half_its_headers_is_disconnected() {
+async fn a_client_that_sends_half_its_headers_or_stays_idle_is_disconnected() {
     let gl = FakeGitLab::start(TOKEN).await;
     let dir = tempfile::tempdir().unwrap();
     let svc = Service::start(
@@ -330,6 +330,16 @@ async fn a_client_that_sends_half_its_headers_is_disconnected() {
         .await
         .unwrap();
     assert!(closed.is_some(), "the connection is still open");
+    // A keep-alive connection left idle after its answer waits for the next request's headers:
+    // closed by the same timeout.
+    let mut idle = TcpStream::connect(&svc.addr).expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let got = tokio::task::spawn_blocking(move || read_until_closed(&mut idle, WAIT))
+        .await
+        .unwrap()
+        .expect("the idle connection is still open");
+    assert!(got.starts_with(b"HTTP/1.1 200"), "{got:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,6 +422,14 @@ async fn connections_over_the_limit_are_refused_and_health_returns_when_they_clo
         assert!(Instant::now() < deadline, "/healthz never answered again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let metrics = svc.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("nautes_lint_connections_refused_total ")
+                && l != "nautes_lint_connections_refused_total 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,7 +133,7 @@ pub async fn run_on(
     let state = AppState {
         config: config.clone(),
         queue: queue.clone(),
-        metrics,
+        metrics: metrics.clone(),
         notify,
         ids: Arc::new(AtomicU64::new(0)),
         boot: SystemTime::now()
@@ -160,7 +160,7 @@ pub async fn run_on(
         shutdown.await;
         let _ = signal_tx.send(true);
     });
-    let server = serve_http(listener, app, &config, signal_rx.clone());
+    let server = serve_http(listener, app, &config, metrics, signal_rx.clone());
     let mut worker_signal = signal_rx;
     let grace = config.shutdown_grace;
     let supervisor = async move {
@@ -195,6 +195,7 @@ async fn serve_http(
     listener: TcpListener,
     app: Router,
     config: &ServeConfig,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
@@ -225,6 +226,7 @@ async fn serve_http(
                 limit = config.max_connections,
                 "too many open connections; refused one"
             );
+            metrics.connection_refused();
             tokio::spawn(refuse(stream));
             continue;
         };
