@@ -82,7 +82,7 @@ pub fn validate(kind: Kind, instance: &serde_json::Value) -> Vec<SchemaError> {
         match e.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 for field in unexpected {
-                    let escaped = field.replace('~', "~0").replace('/', "~1");
+                    let escaped = crate::yaml::pointer_token(field);
                     out.push(SchemaError {
                         pointer: format!("{base}/{escaped}"),
                         message: format!("unknown field `{field}`"),

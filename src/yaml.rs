@@ -126,9 +126,17 @@ pub enum YamlIssue {
     },
     DuplicateKey {
         key: String,
+        /// JSON pointer of the repeated key (`/spec/envType`): where it is, without a line
+        /// number, so its finding keeps its fingerprint when lines above it move.
+        pointer: String,
         first: Span,
         second: Span,
     },
+}
+
+/// A JSON pointer token for a mapping key (RFC 6901: `~` and `/` escaped).
+pub fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// One file's documents and the problems found on the way.
@@ -400,6 +408,24 @@ enum Frame {
     },
 }
 
+/// The JSON pointer of `key` in a mapping opened inside `enclosing`: each enclosing mapping's
+/// pending key and each enclosing sequence's next index.
+fn pointer_in(enclosing: &[Frame], key: &str) -> String {
+    let mut pointer = String::new();
+    for frame in enclosing {
+        pointer.push('/');
+        match frame {
+            Frame::Seq { items, .. } => pointer.push_str(&items.len().to_string()),
+            Frame::Map { key, .. } => {
+                pointer.push_str(&pointer_token(key.as_ref().map_or("", |(k, _)| k)))
+            }
+        }
+    }
+    pointer.push('/');
+    pointer.push_str(&pointer_token(key));
+    pointer
+}
+
 /// Builds the tree from the event stream, enforcing the depth and node limits.
 struct Builder {
     stack: Vec<Frame>,
@@ -448,15 +474,18 @@ impl Builder {
             let n = Self::count(&node);
             self.anchors.insert(anchor, (node.clone(), n));
         }
-        match self.stack.last_mut() {
+        match self.stack.split_last_mut() {
             None => Ok(Some(node)),
-            Some(Frame::Seq { items, .. }) => {
+            Some((Frame::Seq { items, .. }, _)) => {
                 items.push(node);
                 Ok(None)
             }
-            Some(Frame::Map {
-                entries, key, seen, ..
-            }) => match key.take() {
+            Some((
+                Frame::Map {
+                    entries, key, seen, ..
+                },
+                enclosing,
+            )) => match key.take() {
                 None => match &node.kind {
                     NodeKind::Scalar { value, text, .. } => {
                         let k = match value {
@@ -479,8 +508,10 @@ impl Builder {
                         None => entries.iter().position(|e| e.key == k),
                     };
                     if let Some(i) = previous {
+                        let pointer = pointer_in(enclosing, &k);
                         self.issues.push(YamlIssue::DuplicateKey {
                             key: k.clone(),
+                            pointer,
                             first: entries[i].key_span,
                             second: key_span,
                         });
@@ -754,8 +785,16 @@ mod tests {
             serde_json::json!({"a": 3, "b": 2})
         );
         match &p.issues[..] {
-            [YamlIssue::DuplicateKey { key, first, second }] => {
+            [
+                YamlIssue::DuplicateKey {
+                    key,
+                    pointer,
+                    first,
+                    second,
+                },
+            ] => {
                 assert_eq!(key, "a");
+                assert_eq!(pointer, "/a");
                 assert_eq!((first.start.line, second.start.line), (1, 3));
             }
             other => panic!("{other:?}"),

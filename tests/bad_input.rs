@@ -119,6 +119,33 @@ fn binary_and_non_utf8_files() {
 
 #[cfg(unix)]
 #[test]
+fn a_file_name_that_is_not_utf8_is_reported_and_counted() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tree(&[
+        ("envs/env-dev.yaml", ENV.as_bytes()),
+        ("runtimes/dr-dev.yaml", DR_BAD_REF.as_bytes()),
+    ]);
+    let name = std::ffi::OsStr::from_bytes(b"dr-caf\xe9.yaml");
+    std::fs::write(dir.path().join("runtimes").join(name), DR_BAD_REF).expect("write");
+    let (code, report) = check_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["summary"]["files"], 3, "{report}");
+    let bad = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["rule"] == "unreadable-file")
+        .unwrap_or_else(|| panic!("the file is reported: {report}"));
+    assert_eq!(bad["path"], "runtimes/dr-caf\u{fffd}.yaml");
+    assert!(
+        bad["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid UTF-8"))
+    );
+}
+
+#[cfg(unix)]
+#[test]
 fn symlinks_outside_to_a_folder_and_in_a_loop() {
     use std::os::unix::fs::symlink;
     let dir = tree(&[
@@ -238,19 +265,26 @@ fn gitignored_files_are_skipped() {
 }
 
 #[test]
-fn a_folder_without_resources_passes_with_a_warning() {
+fn a_folder_without_resources_fails_unless_allowed() {
     // A CI job pointed at the wrong folder must not look like a clean repository.
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("README.md"), "not a default.project\n").expect("write");
     let out = bin().arg("check").arg(dir.path()).output().expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("warning: no resource files in"), "{stderr}");
-    assert!(stderr.contains("nothing was checked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds no resource files"), "{stderr}");
+    assert!(stderr.contains("projects/, envs/"), "{stderr}");
+    assert!(stderr.contains("--allow-empty"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "no report of a check that did not happen"
+    );
     let out = bin()
-        .arg("check")
-        .arg(fixture("valid/demo"))
+        .args(["check", "--allow-empty", "--format", "json"])
+        .arg(dir.path())
         .output()
         .expect("runs");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("nothing was checked"));
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["summary"]["files"], 0);
 }

@@ -4,8 +4,44 @@
 mod common;
 use common::*;
 
-/// Rules that cannot have a plain-tree fixture: they need a base revision (tests/git_hooks.rs).
-const NEEDS_BASE: &[&str] = &["dr-destination-changed"];
+/// Where a rule's fixture is checked and the flags it takes. A rule that needs a base revision
+/// has `base/` and `head/` trees: they become a repository whose commit holds `base/` and whose
+/// working tree holds `head/`, checked with `--base HEAD`, as a developer would before committing.
+struct Checked {
+    dir: std::path::PathBuf,
+    args: &'static [&'static str],
+    _repo: Option<tempfile::TempDir>,
+}
+
+fn checked_fixture(id: &str) -> Checked {
+    let dir = fixture(&format!("invalid/{id}"));
+    if !dir.join("base").is_dir() {
+        return Checked {
+            dir,
+            args: &[],
+            _repo: None,
+        };
+    }
+    let repo = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let out = tools::git_cmd(repo.path())
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    tools::copy_dir(&dir.join("base"), repo.path());
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    git(&["rm", "-rqf", "."]);
+    tools::copy_dir(&dir.join("head"), repo.path());
+    Checked {
+        dir: repo.path().to_path_buf(),
+        args: &["--base", "HEAD"],
+        _repo: Some(repo),
+    }
+}
 
 fn rule_ids() -> Vec<String> {
     let out = bin().arg("rules").output().expect("runs");
@@ -21,13 +57,14 @@ fn rule_ids() -> Vec<String> {
 fn every_rule_has_a_fixture_that_breaks_exactly_it() {
     let ids = rule_ids();
     assert!(ids.len() >= 40, "{ids:?}");
-    for id in ids.iter().filter(|id| !NEEDS_BASE.contains(&id.as_str())) {
-        let dir = fixture(&format!("invalid/{id}"));
-        let expected = std::fs::read_to_string(dir.join("expected.txt"))
+    for id in &ids {
+        let checked = checked_fixture(id);
+        // A two-tree fixture keeps it in `head/`, the tree it describes.
+        let expected = std::fs::read_to_string(checked.dir.join("expected.txt"))
             .unwrap_or_else(|_| panic!("fixture for {id}"));
         let (want_rule, want_at) = expected.trim().split_once(' ').expect("`rule path:line`");
         assert_eq!(want_rule, id);
-        let (code, report) = check_json(&dir, &[]);
+        let (code, report) = check_json(&checked.dir, checked.args);
         let got = findings(&report);
         assert_eq!(got, vec![(id.clone(), want_at.to_owned())], "fixture {id}");
         let severity = report["diagnostics"][0]["severity"]
@@ -43,13 +80,13 @@ fn every_rule_has_a_fixture_that_breaks_exactly_it() {
 
 #[test]
 fn human_output_snapshots() {
-    for id in rule_ids()
-        .iter()
-        .filter(|id| !NEEDS_BASE.contains(&id.as_str()))
-    {
+    for id in rule_ids() {
+        let checked = checked_fixture(&id);
         let out = bin()
+            .current_dir(&checked.dir)
             .arg("check")
-            .arg(fixture(&format!("invalid/{id}")))
+            .arg(".")
+            .args(checked.args)
             .output()
             .expect("runs");
         let text = String::from_utf8(out.stdout).expect("utf-8");
@@ -132,4 +169,85 @@ fn the_legacy_destination_is_a_warning_until_nautes_0_3_6() {
     // The legacy fixture sets no product: the human output says which one it assumed.
     let out = bin().arg("check").arg(&dir).output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("product `product-7` assumed"));
+}
+
+/// The fixture's `.nautes-lint.yaml` with its `rules:` override removed: what a repository
+/// without that configuration gets.
+fn without_rule_override(id: &str) -> tempfile::TempDir {
+    let tmp = common::tools::copy_invalid_fixture(id);
+    let config = tmp.path().join(".nautes-lint.yaml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let kept: String = text
+        .split_inclusive('\n')
+        .take_while(|l| !l.starts_with("rules:"))
+        .collect();
+    std::fs::write(&config, kept).expect("write config");
+    tmp
+}
+
+#[test]
+fn a_project_in_another_projects_folder_is_an_error_as_nautes_refuses_it() {
+    let tmp = without_rule_override("folder-count");
+    let (code, report) = check_json(tmp.path(), &[]);
+    let got = findings(&report);
+    assert_eq!(
+        got,
+        vec![
+            (
+                "directory-name-mismatch".to_owned(),
+                "projects/api-server/extra.yaml:6".to_owned()
+            ),
+            (
+                "folder-count".to_owned(),
+                "projects/api-server/extra.yaml:6".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(code, 1, "{report}");
+}
+
+#[test]
+fn a_code_repo_in_another_code_repos_folder_is_an_error() {
+    let tmp = without_rule_override("folder-count");
+    std::fs::write(
+        tmp.path().join("code-repos/repo-42/extra.yaml"),
+        "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: CodeRepo\nmetadata:\n  name: repo-43\nspec:\n  codeRepoProvider: gitlab\n  product: product-7\n  project: api-server\n  repoName: extra\n  url: https://gitlab.example.com/shop/extra.git\n  webhook:\n    events: [push_events]\n",
+    )
+    .expect("write");
+    let (code, report) = check_json(tmp.path(), &[]);
+    let got = findings(&report);
+    assert!(
+        got.contains(&(
+            "directory-name-mismatch".to_owned(),
+            "code-repos/repo-42/extra.yaml:4".to_owned()
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "folder-count".to_owned(),
+            "code-repos/repo-42/extra.yaml:4".to_owned()
+        )),
+        "{got:?}"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_folder_with_a_binding_alone_is_reported_by_folder_count() {
+    let tmp = without_rule_override("binding-coderepo-not-found");
+    let (_, report) = check_json(tmp.path(), &[]);
+    let d = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["rule"] == "folder-count")
+        .unwrap_or_else(|| panic!("no folder-count finding: {report}"));
+    assert_eq!(d["path"], "code-repos/repo-99/binding-x.yaml");
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("holds no CodeRepo")),
+        "{d}"
+    );
 }

@@ -5,99 +5,13 @@
 
 #[path = "common/fake_gitlab.rs"]
 mod fake_gitlab;
-
 #[path = "common/service.rs"]
 mod service;
 
-use fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
 use service::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const CLEAN: &str = "cccc111122223333444455556666777788889999";
-const BROKEN: &str = "bbbb111122223333444455556666777788889999";
-const BROKEN2: &str = "bbbb222222223333444455556666777788889999";
-const BASE: &str = "aaaa111122223333444455556666777788889999";
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(rel)
-}
-
-fn merge_request(action: &str, sha: &str, oldrev: Option<&str>) -> String {
-    let mut v = payload("merge_request.json");
-    v["object_attributes"]["action"] = action.into();
-    v["object_attributes"]["last_commit"]["id"] = sha.into();
-    if let Some(o) = oldrev {
-        v["object_attributes"]["oldrev"] = o.into();
-    }
-    v.to_string()
-}
-
-/// A fake GitLab serving the fixture trees under the shas the tests use.
-async fn gitlab() -> FakeGitLab {
-    let gl = FakeGitLab::start(TOKEN).await;
-    let demo = tar_gz_of_dir(&fixture("valid/demo"), "default-project-x-x");
-    gl.add_archive(CLEAN, demo.clone());
-    gl.add_archive(BASE, demo.clone());
-    gl.add_archive("main", demo);
-    gl.add_archive(
-        BROKEN,
-        tar_gz_of_dir(&fixture("invalid/dr-environment-not-found"), "p-b-b"),
-    );
-    gl.add_archive(
-        BROKEN2,
-        tar_gz_of_dir(&fixture("invalid/dr-project-not-found"), "p-b2-b2"),
-    );
-    gl
-}
-
-/// The query (`sha=...`) of every archive download the fake GitLab saw, in order.
-fn archive_downloads(gl: &FakeGitLab) -> Vec<String> {
-    gl.calls()
-        .into_iter()
-        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
-        .map(|c| c.query)
-        .collect()
-}
-
-/// An authenticated `Merge Request Hook` of [`merge_request`].
-async fn post_mr(
-    svc: &Service,
-    action: &str,
-    sha: &str,
-    oldrev: Option<&str>,
-) -> (u16, serde_json::Value) {
-    let body = merge_request(action, sha, oldrev);
-    post(svc, "Merge Request Hook", body, Some(SECRET), &[]).await
-}
-
-fn finals(calls: &[Call], sha: &str) -> usize {
-    calls
-        .iter()
-        .filter(|c| {
-            c.path.ends_with(&format!("/statuses/{sha}"))
-                && c.answered < 300
-                && matches!(c.body["state"].as_str(), Some("success" | "failed"))
-        })
-        .count()
-}
-
-/// The service with one job in flight: a broken push whose `pending` status is posted and
-/// whose archive download the fake GitLab holds until `hold_archives(false)`.
-async fn job_in_flight(gl: &FakeGitLab, db: &Path, extra: &[&str]) -> Service {
-    gl.hold_archives(true);
-    let svc = Service::start(&gl.url, db, extra).await;
-    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
-    assert_eq!(code, 202);
-    gl.wait_for("pending", WAIT, |c| {
-        c.iter().any(|c| c.body["state"] == "pending")
-    })
-    .await;
-    svc
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_tree_gets_pending_then_failed_on_its_sha() {
@@ -651,7 +565,9 @@ async fn sigkill_after_202_then_restart_still_posts_the_status() {
     let db = dir.path().join("q.db");
     // Archives wait: whatever the worker had done when the kill comes, nothing was finished.
     gl.hold_archives(true);
-    let mut svc = Service::start(&gl.url, &db, &[]).await;
+    // A short lease: a job the killed process had taken is taken again within a second.
+    let lease = ["--job-lease", "1"];
+    let mut svc = Service::start(&gl.url, &db, &lease).await;
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     svc.kill();
@@ -661,7 +577,7 @@ async fn sigkill_after_202_then_restart_still_posts_the_status() {
     assert!(j[0].1 == "queued" || j[0].1 == "running", "{j:?}");
 
     gl.hold_archives(false);
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start(&gl.url, &db, &lease).await;
     gl.wait_for("the final status after restart", WAIT, |c| {
         finals(c, BROKEN) == 1
     })
@@ -676,17 +592,23 @@ async fn sigkill_mid_job_is_recovered_at_restart() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    let mut svc = job_in_flight(&gl, &db, &[]).await;
+    let lease = ["--job-lease", "1"];
+    let mut svc = job_in_flight(&gl, &db, &lease).await;
     svc.kill();
     assert_eq!(jobs(&db)[0].1, "running");
 
     gl.hold_archives(false);
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start(&gl.url, &db, &lease).await;
     gl.wait_for("the final status after restart", WAIT, |c| {
         finals(c, BROKEN) == 1
     })
     .await;
-    assert!(svc.logs().contains("back in the queue"), "{}", svc.logs());
+    // At start if the lease had already run out, else when it does.
+    assert!(
+        svc.logs().contains("interrupted by a crash or a kill"),
+        "{}",
+        svc.logs()
+    );
     // pending twice (once per run), one result.
     assert_eq!(gl.states(BROKEN), ["pending", "pending", "failed"]);
 }
@@ -903,6 +825,7 @@ async fn in_process_health_readiness_and_metrics() {
         retry: RetryPolicy::default(),
         shutdown_grace: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
+        job_lease: JOB_LEASE,
         header_timeout: Duration::from_secs(10),
         max_connections: 64,
         yaml: YamlLimits::default(),

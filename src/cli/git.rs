@@ -61,10 +61,76 @@ impl Repo {
         })
     }
 
-    /// The tree of a revision.
+    /// The tree of a revision. A revision that names nothing gets a sentence, not gix's
+    /// parser state.
     pub fn revision(&self, rev: &str) -> Result<Snapshot, Failure> {
-        let id = git::resolve(&self.repo, rev)?;
+        let id = git::resolve(&self.repo, rev).map_err(|e| {
+            if e.0.contains("ambiguous") {
+                Failure(e.0)
+            } else {
+                Failure(self.unknown_revision(rev))
+            }
+        })?;
+        if !self.objects.contains(&id)? {
+            return Err(Failure(format!(
+                "commit `{rev}` is missing from the repository; in a shallow clone, fetch it \
+                 first (`git fetch --depth=50 origin {rev}`)"
+            )));
+        }
         Ok(Snapshot::Tree(self.objects.tree_of(id)?))
+    }
+
+    /// Why `rev` resolves to nothing, in the user's terms.
+    fn unknown_revision(&self, rev: &str) -> String {
+        if rev.starts_with("HEAD") && self.repo.head_id().is_err() {
+            return format!(
+                "revision `{rev}` does not exist: the current branch has no commits yet"
+            );
+        }
+        // `X~N`, `X^N`: X exists, so the history is what is too short.
+        if let Some(cut) = rev.find(['~', '^']) {
+            let start = if cut == 0 { "HEAD" } else { &rev[..cut] };
+            return match git::resolve(&self.repo, start) {
+                Ok(id) => format!(
+                    "revision `{rev}` does not exist: `{start}` has no such ancestor (its \
+                     first-parent history has {}; a shallow clone has only those it \
+                     fetched)",
+                    self.first_parent_length(id)
+                ),
+                Err(_) => format!(
+                    "revision `{rev}` does not exist: no branch, tag or commit is called \
+                     `{start}`"
+                ),
+            };
+        }
+        format!(
+            "revision `{rev}` does not exist: no branch, tag or commit is called that (a \
+             single-branch or shallow clone may lack it: fetch it first)"
+        )
+    }
+
+    /// "3 commits": the commits from `id` back along first parents, counting `id` (bounded:
+    /// only a message uses it).
+    fn first_parent_length(&self, id: gix::ObjectId) -> String {
+        const BOUND: usize = 10_000;
+        let mut next = Some(id);
+        let mut n = 0;
+        while let Some(id) = next {
+            if n == BOUND {
+                return format!("more than {BOUND} commits");
+            }
+            n += 1;
+            next = self
+                .repo
+                .find_commit(id)
+                .ok()
+                .and_then(|c| c.parent_ids().next().map(|p| p.detach()));
+        }
+        if n == 1 {
+            "1 commit".to_owned()
+        } else {
+            format!("{n} commits")
+        }
     }
 
     /// The tree of an object id (commit, tag or tree).
@@ -178,6 +244,114 @@ impl Repo {
                 config::FILE_NAME
             )),
         ))
+    }
+}
+
+/// Where a new ref's history meets what the receiving side already has.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Known {
+    /// Every commit of the new ref is reachable from a known ref: the push introduces nothing.
+    Already,
+    /// The nearest commit that the known refs reach: what the new commits are compared with.
+    Base(gix::ObjectId),
+    /// The history shares no commit with any known ref.
+    Unrelated,
+}
+
+impl Repo {
+    /// The commits that the references under `prefix` (every reference for `""`) point at,
+    /// peeled; references to trees or blobs are left out.
+    pub fn ref_tips(&self, prefix: &str) -> Result<Vec<gix::ObjectId>, Failure> {
+        let fail = |e: &dyn std::fmt::Display| Failure(format!("listing references: {e}"));
+        let platform = self.repo.references().map_err(|e| fail(&e))?;
+        let iter = if prefix.is_empty() {
+            platform.all()
+        } else {
+            platform.prefixed(prefix)
+        }
+        .map_err(|e| fail(&e))?;
+        let mut tips = Vec::new();
+        for r in iter {
+            let r = r.map_err(|e| fail(&e))?;
+            let Ok(id) = r.into_fully_peeled_id() else {
+                continue;
+            };
+            let id = id.detach();
+            let is_commit = self
+                .repo
+                .find_header(id)
+                .is_ok_and(|h| h.kind() == gix::objs::Kind::Commit);
+            if is_commit {
+                tips.push(id);
+            }
+        }
+        tips.sort_unstable();
+        tips.dedup();
+        Ok(tips)
+    }
+
+    /// What a new ref pointing at `new` brings that the refs `tips` do not already reach: the
+    /// boundary of `git rev-list NEW --not TIPS`. The new commits may sit in a pre-receive
+    /// quarantine, which only `self.objects` sees: they are walked through it down to the first
+    /// commits the repository itself has; from there the repository's own graph finds the
+    /// merge bases with `tips`. Of several boundary commits, one that `preferred` (the default
+    /// branch) reaches wins, so a branch cut from `main` is compared with `main`.
+    pub fn nearest_known(
+        &self,
+        new: gix::ObjectId,
+        tips: &[gix::ObjectId],
+        preferred: Option<gix::ObjectId>,
+    ) -> Result<Known, Failure> {
+        let Some(new) = self.objects.commit_of(new)? else {
+            return Ok(Known::Unrelated);
+        };
+        if tips.is_empty() {
+            return Ok(Known::Unrelated);
+        }
+        // Breadth first from the new tip: the commits the repository already has, nearest first.
+        let mut edges = Vec::new();
+        let mut queue = std::collections::VecDeque::from([new]);
+        let mut seen = std::collections::HashSet::from([new]);
+        while let Some(c) = queue.pop_front() {
+            if self.repo.has_object(c) {
+                edges.push(c);
+                continue;
+            }
+            for p in self.objects.parents(&c)? {
+                if seen.insert(p) {
+                    queue.push_back(p);
+                }
+            }
+        }
+        let fail = |e: &dyn std::fmt::Display| Failure(format!("finding the merge base: {e}"));
+        let mut candidates = Vec::new();
+        for e in edges {
+            let bases = self
+                .repo
+                .merge_bases_many(e, tips)
+                .map_err(|err| fail(&err))?;
+            if bases.iter().any(|b| *b == e) {
+                if e == new {
+                    return Ok(Known::Already);
+                }
+                candidates.push(e);
+            } else {
+                candidates.extend(bases.into_iter().map(|b| b.detach()));
+            }
+        }
+        let mut unique = std::collections::HashSet::new();
+        candidates.retain(|c| unique.insert(*c));
+        if let Some(head) = preferred {
+            for c in &candidates {
+                let reached = self.repo.merge_base(*c, head).map_err(|err| fail(&err))?;
+                if reached.is_some_and(|b| b == *c) {
+                    return Ok(Known::Base(*c));
+                }
+            }
+        }
+        Ok(candidates
+            .first()
+            .map_or(Known::Unrelated, |c| Known::Base(*c)))
     }
 }
 

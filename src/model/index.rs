@@ -11,8 +11,12 @@ pub struct Model {
     pub resources: Vec<Resource>,
     pub index: Index,
     /// "Did you mean" answers by (kind, wrong name): a deleted environment referenced by
-    /// thousands of runtimes costs one scan of the names, not thousands.
+    /// thousands of runtimes costs one search, not thousands.
     suggestions: std::sync::Mutex<SuggestionCache>,
+    /// The names of each kind in a trie, built the first time a name of that kind is missing.
+    name_index: [std::sync::OnceLock<crate::suggest::NameIndex>; 6],
+    /// CodeRepos by `spec.repoName` (the first in path order), built on first use.
+    by_repo_name: std::sync::OnceLock<FxHashMap<Box<str>, u32>>,
 }
 
 /// (kind, name) -> resources, built once in linear time. One map per kind, keyed by name, so a
@@ -20,6 +24,8 @@ pub struct Model {
 #[derive(Debug, Default)]
 pub struct Index {
     by_kind: [FxHashMap<Box<str>, Vec<u32>>; 6],
+    /// Every resource of each kind, in path order.
+    of_kind: [Vec<u32>; 6],
 }
 
 fn slot(kind: Kind) -> usize {
@@ -39,12 +45,15 @@ impl Model {
                 .entry(r.name.value.as_str().into())
                 .or_default()
                 .push(i as u32);
+            index.of_kind[slot(r.kind)].push(i as u32);
         }
         Model {
             paths,
             resources,
             index,
             suggestions: Default::default(),
+            name_index: Default::default(),
+            by_repo_name: Default::default(),
         }
     }
 
@@ -67,7 +76,24 @@ impl Model {
     }
 
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
-        self.resources.iter().filter(move |r| r.kind == kind)
+        self.index.of_kind[slot(kind)]
+            .iter()
+            .map(|&i| &self.resources[i as usize])
+    }
+
+    /// The CodeRepo whose `spec.repoName` is `name` (the first in path order).
+    pub fn code_repo_by_repo_name(&self, name: &str) -> Option<&Resource> {
+        let map = self.by_repo_name.get_or_init(|| {
+            let mut map = FxHashMap::default();
+            for &i in &self.index.of_kind[slot(Kind::CodeRepo)] {
+                let r = &self.resources[i as usize];
+                if let Some(n) = r.code_repo().and_then(|c| c.repo_name.as_deref()) {
+                    map.entry(n.into()).or_insert(i);
+                }
+            }
+            map
+        });
+        map.get(name).map(|&i| &self.resources[i as usize])
     }
 
     /// Names of every resource of `kind`, for "did you mean" suggestions.
@@ -86,7 +112,10 @@ impl Model {
         {
             return hit.as_deref().map(str::to_owned);
         }
-        let found = crate::suggest::closest(wrong, self.names(kind)).map(Box::<str>::from);
+        let found = self.name_index[slot(kind)]
+            .get_or_init(|| crate::suggest::NameIndex::new(self.names(kind)))
+            .closest(wrong)
+            .map(Box::<str>::from);
         let answer = found.as_deref().map(str::to_owned);
         self.suggestions
             .lock()

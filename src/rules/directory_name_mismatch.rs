@@ -17,12 +17,12 @@
 //!
 //! ## How to fix
 //! Move the file into the right folder (`projects/web-portal/`), or correct the name. A second
-//! Project or CodeRepo in a folder that already has the right one is reported as `folder-count`.
+//! Project or CodeRepo in a folder that already has the right one is this error too (Nautes refuses
+//! it the same way), and `folder-count` says which one belongs there.
 
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::Kind;
-use rustc_hash::FxHashSet as HashSet;
 
 super::meta!(
     "directory-name-mismatch",
@@ -38,26 +38,12 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         let m = ctx.model;
-        // Folders that already hold a correctly named Project / CodeRepo: an extra one there is a
-        // folder-count finding, not a second complaint about the name.
-        let well_named: HashSet<(Kind, &str)> = m
-            .resources
-            .iter()
-            .filter_map(|r| {
-                let folder = super::folder_of(r.kind, m.path(r))?;
-                (matches!(r.kind, Kind::Project | Kind::CodeRepo) && folder == r.name.value)
-                    .then_some((r.kind, folder))
-            })
-            .collect();
         for r in &m.resources {
             let Some(folder) = super::folder_of(r.kind, m.path(r)) else {
                 continue;
             };
             let (at, what) = match r.kind {
                 Kind::Project | Kind::CodeRepo => {
-                    if well_named.contains(&(r.kind, folder)) {
-                        continue;
-                    }
                     (Some(&r.name), format!("{} `{}`", r.kind, r.name.value))
                 }
                 Kind::ProjectPipelineRuntime => match r.ppr().and_then(|p| p.project.as_ref()) {

@@ -32,18 +32,22 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         let Some(clusters) = ctx.clusters else { return };
+        // Built on the first missing cluster: one search per finding, not a scan of the inventory.
+        let index = std::cell::OnceCell::new();
         for r in ctx.model.of_kind(Kind::Environment) {
             let Some(c) = r.env().and_then(|e| e.cluster.as_ref()) else {
                 continue;
             };
             if !clusters.contains_key(&c.value) {
-                let help = crate::suggest::did_you_mean(
-                    &c.value,
-                    clusters.keys().map(String::as_str),
-                )
-                .unwrap_or_else(|| {
-                    "register the cluster in the tenant repository, or name a registered one".into()
-                });
+                let help = index
+                    .get_or_init(|| {
+                        crate::suggest::NameIndex::new(clusters.keys().map(String::as_str))
+                    })
+                    .did_you_mean(&c.value)
+                    .unwrap_or_else(|| {
+                        "register the cluster in the tenant repository, or name a registered one"
+                            .into()
+                    });
                 out.push(
                     Finding::at(
                         META.id,

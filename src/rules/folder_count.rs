@@ -6,8 +6,9 @@
 //! The layout says `count: 1`, but Nautes never enforces it: an extra Project or CodeRepo in a
 //! folder is loaded, and which one wins depends on file order. **beyond**
 //!
-//! A folder with no Project or CodeRepo is not reported here: its pipeline runtimes or bindings
-//! then fail `ppr-project-not-found` or `binding-coderepo-not-found`, which say more.
+//! A folder that holds resources but no Project (or CodeRepo) at all, say a binding left behind
+//! when its code repo moved, is reported too, on its first resource: Nautes would load the
+//! binding into a folder with no code repo of its own.
 //!
 //! ## Example
 //! ```text
@@ -21,7 +22,19 @@
 use super::{Rule, RuleMeta, TreeCtx};
 use crate::diagnostic::Finding;
 use crate::model::Kind;
-use rustc_hash::FxHashMap as HashMap;
+use crate::model::Resource;
+use std::collections::BTreeMap;
+
+/// The kind that owns a folder of `path` (`projects/<p>/x.yaml`: Project), if it is in one.
+fn folder_kind(path: &str) -> Option<Kind> {
+    let mut parts = path.split('/');
+    let kind = match parts.next()? {
+        "projects" => Kind::Project,
+        "code-repos" => Kind::CodeRepo,
+        _ => return None,
+    };
+    (parts.next().is_some() && parts.next().is_some() && parts.next().is_none()).then_some(kind)
+}
 
 super::meta!(
     "folder-count",
@@ -37,33 +50,48 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         let m = ctx.model;
-        let mut by_folder: HashMap<(Kind, &str), Vec<&crate::model::Resource>> = HashMap::default();
-        for r in m
-            .resources
-            .iter()
-            .filter(|r| matches!(r.kind, Kind::Project | Kind::CodeRepo))
-        {
-            if let Some(folder) = super::folder_of(r.kind, m.path(r)) {
-                by_folder.entry((r.kind, folder)).or_default().push(r);
+        // Every resource under `projects/<p>/` or `code-repos/<r>/`, by folder, in path order.
+        let mut by_folder: BTreeMap<(Kind, &str), Vec<&Resource>> = BTreeMap::new();
+        for r in &m.resources {
+            if let Some(folder_kind) = folder_kind(m.path(r)) {
+                let folder = m.path(r).split('/').nth(1).unwrap_or_default();
+                by_folder.entry((folder_kind, folder)).or_default().push(r);
             }
         }
-        for ((kind, folder), mut list) in by_folder {
-            if list.len() < 2 {
+        for ((kind, folder), list) in by_folder {
+            let top = kind.layout().0;
+            let mut owners: Vec<&Resource> = list
+                .iter()
+                .copied()
+                .filter(|r| r.kind == kind && super::folder_of(kind, m.path(r)).is_some())
+                .collect();
+            let Some(first) = list.first() else { continue };
+            if owners.is_empty() {
+                out.push(
+                    Finding::at(
+                        META.id,
+                        first,
+                        &first.name,
+                        format!("`{top}/{folder}/` holds no {kind}; the layout gives each folder one"),
+                    )
+                    .help(format!(
+                        "add {kind} `{folder}` to `{top}/{folder}/`, or move these files to the folder of the {kind} they belong to"
+                    )),
+                );
                 continue;
             }
             // The one named like the folder is the legitimate one; otherwise the first by path.
-            list.sort_by_key(|r| (r.name.value != folder, r.file));
-            let keep = list[0];
-            for extra in &list[1..] {
-                let top = kind.layout().0;
+            owners.sort_by_key(|r| (r.name.value != folder, r.file));
+            let keep = owners[0];
+            for extra in &owners[1..] {
                 out.push(
                     Finding::at(
                         META.id,
                         extra,
                         &extra.name,
                         format!(
-                            "`{top}/{folder}/` holds {} {kind}s; the layout allows one",
-                            list.len()
+                            "`{top}/{folder}/` already holds {kind} `{}`; the layout allows one",
+                            keep.name.value
                         ),
                     )
                     .help(format!(

@@ -185,7 +185,8 @@ include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 pub fn did_you_mean(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
     model
         .suggest(kind, wrong)
-        .map(|s| format!("did you mean `{s}`?"))
+        .as_deref()
+        .map(crate::suggest::phrase)
 }
 
 /// What a `*-not-found` rule checks: the references of resources of kind `from` to resources of
@@ -251,9 +252,7 @@ fn by_repo_name(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
     if kind != Kind::CodeRepo {
         return None;
     }
-    let repo = model
-        .of_kind(Kind::CodeRepo)
-        .find(|r| r.code_repo().and_then(|c| c.repo_name.as_deref()) == Some(wrong))?;
+    let repo = model.code_repo_by_repo_name(wrong)?;
     Some(format!(
         "code repos are referenced by id: `{wrong}` is `{}`",
         repo.name.value

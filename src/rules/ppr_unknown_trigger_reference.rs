@@ -36,16 +36,29 @@ impl Rule for Check {
             let Some(p) = r.ppr() else { continue };
             let sources: Vec<&str> = p.event_sources.iter().map(|e| e.name.as_str()).collect();
             let pipelines: Vec<&str> = p.pipelines.iter().map(|e| e.name.as_str()).collect();
+            // Sets and suggestion indexes: a runtime with thousands of triggers stays linear.
+            let known: [rustc_hash::FxHashSet<&str>; 2] = [
+                sources.iter().copied().collect(),
+                pipelines.iter().copied().collect(),
+            ];
+            let indexes: [std::cell::OnceCell<crate::suggest::NameIndex>; 2] = Default::default();
             for t in &p.triggers {
-                for (at, names, what) in [
-                    (&t.event_source, &sources, "event source"),
-                    (&t.pipeline, &pipelines, "pipeline"),
+                for (k, at, names, what) in [
+                    (0, &t.event_source, &sources, "event source"),
+                    (1, &t.pipeline, &pipelines, "pipeline"),
                 ] {
                     let Some(at) = at else { continue };
-                    if !names.contains(&at.as_str()) {
-                        let help = crate::suggest::did_you_mean(&at.value, names.iter().copied())
-                            .unwrap_or_else(|| {
-                                format!("this runtime defines the {what}s: {}", names.join(", "))
+                    if !known[k].contains(at.as_str()) {
+                        let help = indexes[k]
+                            .get_or_init(|| crate::suggest::NameIndex::new(names.iter().copied()))
+                            .did_you_mean(&at.value)
+                            .unwrap_or_else(|| match names.len() {
+                                0 => format!("this runtime defines no {what}s"),
+                                1..=10 => format!(
+                                    "this runtime defines the {what}s: {}",
+                                    names.join(", ")
+                                ),
+                                n => format!("this runtime defines {n} {what}s; none is close"),
                             });
                         out.push(
                             Finding::at(

@@ -68,7 +68,7 @@ impl Rule for Check {
             match &node.kind {
                 NodeKind::Map(entries) => {
                     for e in entries {
-                        let key = e.key.replace('~', "~0").replace('/', "~1");
+                        let key = crate::yaml::pointer_token(&e.key);
                         stack.push((&e.value, format!("{ptr}/{key}")));
                     }
                 }

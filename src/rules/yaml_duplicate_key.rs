@@ -32,15 +32,29 @@ impl Rule for Check {
     }
 
     fn check_file(&self, ctx: &FileCtx<'_>, out: &mut Vec<Finding>) {
+        // A key repeated three times is two findings on one pointer: the occurrence tells them
+        // apart without a line number.
+        let mut seen: std::collections::HashMap<&str, usize> = Default::default();
         for issue in &ctx.parsed.issues {
-            if let YamlIssue::DuplicateKey { key, first, second } = issue {
+            if let YamlIssue::DuplicateKey {
+                key,
+                pointer,
+                first,
+                second,
+            } = issue
+            {
+                let nth = seen.entry(pointer).or_default();
+                *nth += 1;
                 let path: std::sync::Arc<str> = ctx.path.into();
                 out.push(
                     Finding::new(
                         META.id,
                         ctx.file,
                         *second,
-                        format!("#{key}@{}", second.start.line),
+                        match *nth {
+                            1 => pointer.clone(),
+                            n => format!("{pointer}#{n}"),
+                        },
                         format!("key `{key}` appears twice in this mapping"),
                     )
                     .help("Kubernetes keeps only the last value; remove one of them")

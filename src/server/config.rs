@@ -49,6 +49,9 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Deadline for answering one webhook request.
     pub request_timeout: Duration,
+    /// How long a taken job stays this process's without a renewal; renewed every third of it
+    /// while the job runs. A job of a process that died is taken again after this long.
+    pub job_lease: Duration,
     /// How long a client may take to send a request's headers before it is disconnected.
     pub header_timeout: Duration,
     /// Connections open at once; more are answered 503 and closed.
@@ -57,7 +60,7 @@ pub struct ServeConfig {
 }
 
 /// Bounds on the YAML held in memory while jobs run: the resource files of a job's head and
-/// base trees, uncompressed. Parsing and checking them takes a few times as much again (see
+/// base trees, uncompressed. Parsing and checking them takes about as much again (see
 /// `docs/service.md`), so these bound the service's memory.
 #[derive(Debug, Clone, Copy)]
 pub struct YamlLimits {
@@ -92,6 +95,9 @@ impl YamlLimits {
     }
 }
 
+/// The default [`ServeConfig::job_lease`].
+pub const JOB_LEASE: Duration = Duration::from_secs(30);
+
 /// Bounds on a downloaded repository archive, so a huge or hostile repository costs a finding
 /// or a failed job, never unbounded memory.
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +129,10 @@ pub struct RetryPolicy {
     pub call_attempts: u32,
     /// Runs of one job before it is marked failed for good.
     pub max_job_attempts: u32,
+    /// A call that gets no byte for this long (no answer, or an archive body that stops) is
+    /// given up without the in-place retries: its job goes back to the queue with the backoff
+    /// delay, and the worker takes other jobs meanwhile.
+    pub stall: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -132,6 +142,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(300),
             call_attempts: 4,
             max_job_attempts: 10,
+            stall: Duration::from_secs(30),
         }
     }
 }

@@ -5,9 +5,9 @@
 
 use super::archive::{self, Archive, ArchiveCache, JobBudget, YamlBudget};
 use super::config::ServeConfig;
-use super::gitlab::{CallError, GitLab, StatusState, truncate_chars};
+use super::gitlab::{CallError, GitLab, NoteEdit, StatusState, truncate_chars};
 use super::metrics::Metrics;
-use super::queue::{Job, Queue};
+use super::queue::{Base, Job, Queue};
 use crate::config::Config;
 use crate::diagnostic::Severity;
 use crate::engine::{Report, Settings};
@@ -79,7 +79,7 @@ pub async fn run(
         let notified = ctx.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let job = match ctx.queue.claim().await {
+        let job = match ctx.queue.claim(ctx.config.job_lease).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::error!(worker = n, error = %e, "cannot take a job from the queue");
@@ -116,13 +116,37 @@ pub async fn run(
             delivery = job.new.event_uuid.as_deref().unwrap_or(""),
         );
         let started = Instant::now();
+        if job.interrupted {
+            span.in_scope(|| {
+                tracing::warn!("the previous run of this job stopped without a result (interrupted by a crash or a kill, or it hung); running it again")
+            });
+        }
+        let max = ctx.config.retry.max_job_attempts;
+        if job.attempts > max {
+            // Only a run that never finished gets here (a failed run is re-queued only below
+            // the limit): the job itself may be what kills the process, so it does not run.
+            let why = format!(
+                "stopped after {max} attempts; the service restarted while checking this commit"
+            );
+            finish(&ctx, &job, Err(CallError::Permanent(why)), started)
+                .instrument(span)
+                .await;
+            continue;
+        }
         let mut abort = abort.clone();
         let result = tokio::select! {
-            r = process(&ctx, &job).instrument(span.clone()) => Some(r),
+            r = process(&ctx, &job).instrument(span.clone()) => Some(Some(r)),
             _ = abort.wait_for(|a| *a) => None,
+            () = keep_lease(&ctx, job.id).instrument(span.clone()) => Some(None),
         };
         let _g = span.enter();
         match result {
+            Some(None) => {
+                tracing::error!(
+                    "lost the job's lease (another run took it); this run stops without a result"
+                );
+                ctx.metrics.job("lease_lost", started.elapsed());
+            }
             None => {
                 tracing::warn!("shutdown grace period over; job put back in the queue");
                 ctx.metrics.job("requeued", started.elapsed());
@@ -132,7 +156,21 @@ pub async fn run(
                 }
                 break;
             }
-            Some(r) => finish(&ctx, &job, r, started).await,
+            Some(Some(r)) => finish(&ctx, &job, r, started).await,
+        }
+    }
+}
+
+/// Renews the job's lease every third of its length; returns when the lease is lost. A renewal
+/// the database refuses is retried at the next tick: the lease lasts three ticks.
+async fn keep_lease(ctx: &Context, id: i64) {
+    let lease = ctx.config.job_lease;
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        match ctx.queue.renew(id, lease).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "cannot renew the job's lease"),
         }
     }
 }
@@ -258,7 +296,17 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
             return Ok(Outcome::Unchecked);
         }
     };
-    let base = match &j.base {
+    let base_rev = match &j.base {
+        None => None,
+        Some(Base::Rev { project, rev }) => Some((*project, rev.clone())),
+        Some(Base::ForkPoint {
+            project,
+            default_branch,
+        }) => fork_point(ctx, j, *project, default_branch.as_deref())
+            .await?
+            .map(|rev| (*project, rev)),
+    };
+    let base = match &base_rev {
         None => None,
         Some((project, rev)) => match fetch(ctx, *project, rev, ev, &mut budget).await {
             Ok(Ok(a)) => Some(a),
@@ -287,7 +335,14 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     .await
     .map_err(|e| CallError::Permanent(format!("validation stopped: {e}")))?;
 
-    let outcome = if report.errors() > 0 {
+    // Gated like the pre-receive hook: an error the base already had does not fail the commit
+    // (its branch could not be fixed otherwise); without a base every error is new.
+    let new_errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error && d.new != Some(false))
+        .count();
+    let outcome = if new_errors > 0 {
         Outcome::Failed
     } else {
         Outcome::Success
@@ -296,12 +351,58 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
         Outcome::Success => StatusState::Success,
         _ => StatusState::Failed,
     };
+    // The note only reports the check: a note GitLab will not take (after the client's
+    // retries) is logged, and the status still says what the check found, not a failure
+    // about the API. The note goes first, so a posted result means the note is written too.
     if let Some((target, iid)) = j.merge_request {
-        let body = note_body(&report, &j.sha, j.base.as_ref().map(|b| b.1.as_str()));
-        upsert_note(ctx, target, iid, &body, ev).await?;
+        let body = note_body(&report, &j.sha, base_rev.as_ref().map(|b| b.1.as_str()));
+        if let Err(e) = upsert_note(ctx, target, iid, &body, ev).await {
+            tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's summary note; the commit status stands");
+        }
     }
     status(state, describe(&report)).await?;
     Ok(outcome)
+}
+
+/// Where a new branch left the default branch: the merge base of its commit and the default
+/// branch. None when there is nothing to compare with: an empty project, the branch is the
+/// default branch, or the histories are unrelated.
+async fn fork_point(
+    ctx: &Context,
+    job: &super::queue::NewJob,
+    project: i64,
+    default_branch: Option<&str>,
+) -> Result<Option<String>, CallError> {
+    let ev = job.event_uuid.as_deref();
+    let branch = match default_branch {
+        Some(b) => Some(b.to_owned()),
+        None => match ctx.gitlab.default_branch(project, ev).await {
+            Ok(b) => b,
+            Err(CallError::Permanent(e)) => {
+                tracing::warn!(error = %e, "cannot read the project's default branch; every finding counts as new");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let Some(branch) = branch.filter(|b| *b != job.ref_name) else {
+        return Ok(None);
+    };
+    match ctx.gitlab.merge_base(project, &job.sha, &branch, ev).await {
+        Ok(None) => {
+            tracing::info!(default_branch = %branch, "no merge base with the default branch; every finding counts as new");
+            Ok(None)
+        }
+        Ok(Some(sha)) => {
+            tracing::info!(default_branch = %branch, base = %sha, "new branch compared with its merge base");
+            Ok(Some(sha))
+        }
+        Err(CallError::Permanent(e)) => {
+            tracing::warn!(error = %e, "merge base unavailable; every finding counts as new");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Edits the service's note on the merge request, or creates it. The note id is kept in the
@@ -321,30 +422,43 @@ async fn upsert_note(
         None => find_note(ctx, project, iid, ev).await?,
     };
     if let Some(id) = existing {
-        if ctx.gitlab.update_note(project, iid, id, body, ev).await? {
-            if known.is_none() {
-                ctx.queue.set_note_id(project, iid, id).await.map_err(db)?;
+        match ctx.gitlab.update_note(project, iid, id, body, ev).await? {
+            NoteEdit::Edited => {
+                if known.is_none() {
+                    ctx.queue.set_note_id(project, iid, id).await.map_err(db)?;
+                }
+                return Ok(());
             }
-            return Ok(());
+            NoteEdit::Gone => {
+                tracing::info!(note = id, "the summary note was deleted; posting a new one")
+            }
+            NoteEdit::Forbidden => tracing::warn!(
+                note = id,
+                "not allowed to edit the summary note (the token's user changed?); posting a new one"
+            ),
         }
-        tracing::info!(note = id, "the summary note was deleted; posting a new one");
     }
     let id = ctx.gitlab.create_note(project, iid, body, ev).await?;
     ctx.queue.set_note_id(project, iid, id).await.map_err(db)
 }
 
-/// The service's own note on a merge request, found by its marker. Pages are read oldest
-/// first; a merge request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note
-/// rather than an unbounded scan.
+/// The service's own note on a merge request: written by the token's user and carrying the
+/// marker (a user quoting the note copies the marker too). Pages are read oldest first; a merge
+/// request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note rather than an
+/// unbounded scan.
 async fn find_note(
     ctx: &Context,
     project: i64,
     iid: i64,
     ev: Option<&str>,
 ) -> Result<Option<i64>, CallError> {
+    let me = ctx.gitlab.current_user(ev).await?;
     for page in 1..=MAX_NOTE_PAGES {
         let (notes, more) = ctx.gitlab.notes_page(project, iid, page, ev).await?;
-        if let Some(n) = notes.iter().find(|n| n.body.contains(NOTE_MARKER)) {
+        let ours = |n: &&super::gitlab::Note| {
+            n.author.as_ref().is_some_and(|a| a.id == me) && n.body.contains(NOTE_MARKER)
+        };
+        if let Some(n) = notes.iter().find(ours) {
             return Ok(Some(n.id));
         }
         if !more {

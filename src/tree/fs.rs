@@ -82,19 +82,29 @@ impl FsTree {
     }
 }
 
-fn relative(root: &Path, path: &Path) -> Option<String> {
+/// `path` relative to `root` with `/` separators, and whether it is exactly that (a name that is
+/// not UTF-8 is shown with U+FFFD in its place).
+fn relative(root: &Path, path: &Path) -> Option<(String, bool)> {
     let rel = path.strip_prefix(root).ok()?;
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    Some(parts?.join("/"))
+    let exact = rel.to_str().is_some();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some((parts.join("/"), exact))
 }
+
+/// Where a walk error without a path is reported: it still means files were not seen, and a
+/// gate must not pass what it did not see.
+const UNLISTED: &str = "(a folder that could not be listed)";
 
 fn walk_error(root: &Path, err: &ignore::Error) -> (Option<String>, String) {
     let path = match err {
-        ignore::Error::WithPath { path, .. } => relative(root, path),
+        ignore::Error::WithPath { path, .. } => relative(root, path).map(|(p, _)| p),
         ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
             return walk_error(root, err);
         }
-        ignore::Error::Loop { child, .. } => relative(root, child),
+        ignore::Error::Loop { child, .. } => relative(root, child).map(|(p, _)| p),
         _ => None,
     };
     (path, format!("cannot be listed: {err}"))
@@ -210,9 +220,8 @@ impl Collector<'_> {
             Ok(e) => e,
             Err(err) => {
                 let (path, problem) = walk_error(self.root, &err);
-                if let Some(path) = path {
-                    self.local.push((path, None, Some(problem)));
-                }
+                let path = path.unwrap_or_else(|| UNLISTED.to_owned());
+                self.local.push((path, None, Some(problem)));
                 return;
             }
         };
@@ -220,10 +229,17 @@ impl Collector<'_> {
         if ft.is_dir() {
             return;
         }
-        let Some(rel) = relative(self.root, entry.path()) else {
+        let Some((rel, exact)) = relative(self.root, entry.path()) else {
             return;
         };
         if !is_resource_path(&rel) {
+            return;
+        }
+        if !exact {
+            // Skipping it would hide a file Nautes tries to load; reading it by its lossy name
+            // would read nothing.
+            let problem = "has a name that is not valid UTF-8; rename it";
+            self.local.push((rel, None, Some(problem.into())));
             return;
         }
         if ft.is_symlink() {
@@ -243,8 +259,33 @@ impl Collector<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::leaves_tree;
+    use super::{Collector, UNLISTED, leaves_tree};
     use std::path::Path;
+
+    #[test]
+    fn a_walk_error_without_a_path_is_an_entry_with_its_problem() {
+        let found = std::sync::Mutex::new(Vec::new());
+        let root = Path::new("/repo");
+        let mut c = Collector {
+            root,
+            canonical_root: root,
+            found: &found,
+            local: Vec::new(),
+        };
+        c.visit(Err(ignore::Error::Io(std::io::Error::other(
+            "disk on fire",
+        ))));
+        drop(c);
+        let found = found.into_inner().expect("not poisoned");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, UNLISTED);
+        assert!(
+            found[0]
+                .2
+                .as_deref()
+                .is_some_and(|p| p.contains("disk on fire"))
+        );
+    }
 
     #[test]
     fn leaving_the_tree_is_judged_on_the_link_text() {

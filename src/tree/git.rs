@@ -118,6 +118,37 @@ impl Objects {
             .collect()
     }
 
+    /// The commit `id` names, peeling tags; `None` when it names a tree (no history to walk).
+    pub fn commit_of(&self, id: ObjectId) -> Result<Option<ObjectId>, GitError> {
+        let mut id = id;
+        let mut buf = Vec::new();
+        for _ in 0..64 {
+            match self.read(&id, &mut buf)? {
+                Kind::Commit => return Ok(Some(id)),
+                Kind::Tag => {
+                    let t = gix::objs::TagRef::from_bytes(&buf, self.hash)
+                        .map_err(|e| err(format!("tag {id}"), e))?;
+                    id = t.target();
+                }
+                Kind::Tree | Kind::Blob => return Ok(None),
+            }
+        }
+        Err(GitError(format!("{id}: tags nested too deeply")))
+    }
+
+    /// The parents of commit `id`.
+    pub fn parents(&self, id: &gix::oid) -> Result<Vec<ObjectId>, GitError> {
+        let mut buf = Vec::new();
+        match self.read(id, &mut buf)? {
+            Kind::Commit => {
+                let c = gix::objs::CommitRef::from_bytes(&buf, self.hash)
+                    .map_err(|e| err(format!("commit {id}"), e))?;
+                Ok(c.parents().collect())
+            }
+            other => Err(GitError(format!("{id} is a {other}, not a commit"))),
+        }
+    }
+
     /// The tree of a commit, tag or tree, peeling tags and commits.
     pub fn tree_of(&self, id: ObjectId) -> Result<ObjectId, GitError> {
         let mut id = id;

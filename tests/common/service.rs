@@ -1,10 +1,11 @@
-//! The `serve` binary as a child process, for the service's integration tests
-//! (`tests/serve.rs`, `tests/serve_limits.rs`): start it on 127.0.0.1 with a real SQLite file,
-//! collect its log lines, post deliveries, read the queue straight from the database.
+//! The webhook service binary under test: started on 127.0.0.1 against a fake GitLab, with
+//! the deliveries the tests send and readers of its SQLite file. Shared by `tests/serve.rs` and
+//! `tests/serve_queue.rs` (each includes it next to `fake_gitlab.rs`).
 #![allow(dead_code)]
 
+use crate::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +14,18 @@ pub const SECRET: &str = "test-webhook-secret-6f1d0c";
 pub const TOKEN: &str = "glpat-test-token-93ab77";
 pub const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
 pub const WAIT: Duration = Duration::from_secs(60);
+
+pub const CLEAN: &str = "cccc111122223333444455556666777788889999";
+pub const BROKEN: &str = "bbbb111122223333444455556666777788889999";
+pub const BROKEN2: &str = "bbbb222222223333444455556666777788889999";
+pub const BASE: &str = "aaaa111122223333444455556666777788889999";
 pub const ZERO: &str = "0000000000000000000000000000000000000000";
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
 
 pub fn payload(name: &str) -> serde_json::Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,11 +46,39 @@ pub fn push(after: &str, before: &str) -> String {
     v.to_string()
 }
 
+pub fn merge_request(action: &str, sha: &str, oldrev: Option<&str>) -> String {
+    let mut v = payload("merge_request.json");
+    v["object_attributes"]["action"] = action.into();
+    v["object_attributes"]["last_commit"]["id"] = sha.into();
+    if let Some(o) = oldrev {
+        v["object_attributes"]["oldrev"] = o.into();
+    }
+    v.to_string()
+}
+
+/// A fake GitLab serving the fixture trees under the shas the tests use.
+pub async fn gitlab() -> FakeGitLab {
+    let gl = FakeGitLab::start(TOKEN).await;
+    let demo = tar_gz_of_dir(&fixture("valid/demo"), "default-project-x-x");
+    gl.add_archive(CLEAN, demo.clone());
+    gl.add_archive(BASE, demo.clone());
+    gl.add_archive("main", demo);
+    gl.add_archive(
+        BROKEN,
+        tar_gz_of_dir(&fixture("invalid/dr-environment-not-found"), "p-b-b"),
+    );
+    gl.add_archive(
+        BROKEN2,
+        tar_gz_of_dir(&fixture("invalid/dr-project-not-found"), "p-b2-b2"),
+    );
+    gl
+}
+
 /// The service binary as a child process, its JSON log lines collected.
 pub struct Service {
     pub child: Child,
     pub addr: String,
-    logs: Arc<Mutex<Vec<String>>>,
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Service {
@@ -206,6 +246,37 @@ pub async fn post(
     (status, serde_json::from_str(&text).unwrap_or(text.into()))
 }
 
+/// The query (`sha=...`) of every archive download the fake GitLab saw, in order.
+pub fn archive_downloads(gl: &FakeGitLab) -> Vec<String> {
+    gl.calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
+        .map(|c| c.query)
+        .collect()
+}
+
+/// An authenticated `Merge Request Hook` of [`merge_request`].
+pub async fn post_mr(
+    svc: &Service,
+    action: &str,
+    sha: &str,
+    oldrev: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let body = merge_request(action, sha, oldrev);
+    post(svc, "Merge Request Hook", body, Some(SECRET), &[]).await
+}
+
+pub fn finals(calls: &[Call], sha: &str) -> usize {
+    calls
+        .iter()
+        .filter(|c| {
+            c.path.ends_with(&format!("/statuses/{sha}"))
+                && c.answered < 300
+                && matches!(c.body["state"].as_str(), Some("success" | "failed"))
+        })
+        .count()
+}
+
 /// (id, state, sha, last_error) of every job, read straight from the SQLite file.
 pub fn jobs(db: &Path) -> Vec<(i64, String, String, Option<String>)> {
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -217,6 +288,20 @@ pub fn jobs(db: &Path) -> Vec<(i64, String, String, Option<String>)> {
         .expect("query")
         .map(Result::unwrap)
         .collect()
+}
+
+/// The service with one job in flight: a broken push whose `pending` status is posted and
+/// whose archive download the fake GitLab holds until `hold_archives(false)`.
+pub async fn job_in_flight(gl: &FakeGitLab, db: &Path, extra: &[&str]) -> Service {
+    gl.hold_archives(true);
+    let svc = Service::start(&gl.url, db, extra).await;
+    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    gl.wait_for("pending", WAIT, |c| {
+        c.iter().any(|c| c.body["state"] == "pending")
+    })
+    .await;
+    svc
 }
 
 /// Waits until job `index` (0-based, in insertion order) is in `state`: the final status is
