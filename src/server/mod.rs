@@ -32,7 +32,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::Instrument;
@@ -227,7 +226,7 @@ async fn serve_http(
                 "too many open connections; refused one"
             );
             metrics.connection_refused();
-            tokio::spawn(refuse(stream));
+            refuse(stream);
             continue;
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
@@ -268,19 +267,17 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Answers a connection over the limit without reading it, in the service's JSON error shape.
-async fn refuse(mut stream: TcpStream) {
+/// Answers a connection over the limit without reading it, in the service's JSON error shape,
+/// and closes it. A new socket's send buffer is empty, so the short answer goes out at once:
+/// no task per refused connection, which a flood would multiply.
+fn refuse(stream: TcpStream) {
     const BODY: &str = r#"{"error":"too many open connections; try again later"}"#;
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
         BODY.len()
     );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(answer.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+    let _ = stream.try_write(answer.as_bytes());
 }
 
 /// A file's identity: device and inode, so a file replaced under the same name is told apart.
