@@ -826,6 +826,9 @@ async fn in_process_health_readiness_and_metrics() {
         shutdown_grace: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
         job_lease: JOB_LEASE,
+        header_timeout: Duration::from_secs(10),
+        max_connections: 64,
+        yaml: YamlLimits::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(nautes_lint::server::run_on(listener, config, async {

@@ -273,6 +273,19 @@ pub struct ServeArgs {
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
+    /// Resource files one job may hold in memory (head and base trees), in bytes; a job over
+    /// it fails with the reason.
+    #[arg(long, env = "NAUTES_LINT_MAX_JOB_YAML_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_job_yaml_bytes: u64,
+    /// Resource files all running jobs together may hold, in bytes; a job waits for room.
+    #[arg(long, env = "NAUTES_LINT_MAX_YAML_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_yaml_bytes: u64,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "NAUTES_LINT_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Connections open at once; more are answered 503 and closed.
+    #[arg(long, env = "NAUTES_LINT_MAX_CONNECTIONS", default_value_t = 256)]
+    pub max_connections: usize,
     /// Log lines as JSON (default) or as text for a terminal.
     #[arg(
         long,
@@ -826,6 +839,7 @@ pub fn serve_config(
     for (flag, value) in [
         ("--job-lease", args.job_lease),
         ("--stall-timeout", args.stall_timeout),
+        ("--header-timeout", args.header_timeout),
     ] {
         if !(value.is_finite() && value >= 0.1) {
             return Err(Failure(format!(
@@ -833,6 +847,15 @@ pub fn serve_config(
             )));
         }
     }
+    if args.max_connections == 0 {
+        return Err(Failure("--max-connections must be 1 or more".into()));
+    }
+    let yaml = sc::YamlLimits {
+        per_job: args.max_job_yaml_bytes,
+        total: args.max_yaml_bytes,
+    }
+    .check()
+    .map_err(Failure)?;
     Ok(sc::ServeConfig {
         listen: args.listen,
         gitlab_url,
@@ -860,6 +883,9 @@ pub fn serve_config(
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
         job_lease: std::time::Duration::from_secs_f64(args.job_lease),
+        header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
+        max_connections: args.max_connections,
+        yaml,
     })
 }
 
@@ -877,7 +903,10 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
-        LogFormat::Text => builder.init(),
+        // Colour codes only for a person at a terminal, not in a file or a log collector.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,7 +3,7 @@
 //! client sorts them: transient ones put the job back with a growing delay, permanent ones end
 //! it with a logged reason and, where GitLab still listens, a `failed` status that says why.
 
-use super::archive::{self, Archive, ArchiveCache};
+use super::archive::{self, Archive, ArchiveCache, JobBudget, YamlBudget};
 use super::config::ServeConfig;
 use super::gitlab::{CallError, GitLab, NoteEdit, StatusState, truncate_chars};
 use super::metrics::Metrics;
@@ -35,6 +35,8 @@ pub struct Context {
     /// Woken when a job is stored.
     pub notify: Arc<Notify>,
     pub archives: ArchiveCache,
+    /// The YAML all jobs together may hold.
+    pub yaml: YamlBudget,
 }
 
 /// How a job ended.
@@ -215,16 +217,17 @@ async fn finish(ctx: &Context, job: &Job, result: Result<Outcome, CallError>, st
 }
 
 /// The archive of `rev`: from the cache, or fetched and read on the blocking pool (gunzip and
-/// untar are CPU work).
+/// untar are CPU work). Either way it is charged to the job's `budget`.
 async fn fetch(
     ctx: &Context,
     project: i64,
     rev: &str,
     event: Option<&str>,
+    budget: &mut JobBudget,
 ) -> Result<Result<Arc<Archive>, String>, CallError> {
     if let Some(a) = ctx.archives.get(project, rev) {
         ctx.metrics.archive("hit");
-        return Ok(Ok(a));
+        return Ok(budget.charge(&a).map(|()| a).map_err(|e| e.to_string()));
     }
     ctx.metrics.archive("download");
     let limits = ctx.config.limits;
@@ -232,14 +235,19 @@ async fn fetch(
         .gitlab
         .archive(project, rev, limits.max_compressed_bytes, event)
         .await?;
-    let read = tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits))
-        .await
-        .map_err(|e| CallError::Permanent(format!("reading the archive: {e}")))?;
-    Ok(read.map_err(|e| e.to_string()).map(|a| {
-        let a = Arc::new(a);
-        ctx.archives.put(project, rev, a.clone());
-        a
-    }))
+    let allowance = budget.allowance();
+    let read =
+        tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits, allowance))
+            .await
+            .map_err(|e| CallError::Permanent(format!("reading the archive: {e}")))?;
+    Ok(read
+        .and_then(|a| budget.charge(&a).map(|()| a))
+        .map_err(|e| e.to_string())
+        .map(|a| {
+            let a = Arc::new(a);
+            ctx.archives.put(project, rev, a.clone());
+            a
+        }))
 }
 
 async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
@@ -275,7 +283,8 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     )
     .await?;
 
-    let head = match fetch(ctx, j.project_id, &j.sha, ev).await? {
+    let mut budget = ctx.yaml.reserve().await;
+    let head = match fetch(ctx, j.project_id, &j.sha, ev, &mut budget).await? {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(error = %e, "archive refused");
@@ -299,7 +308,7 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     };
     let base = match &base_rev {
         None => None,
-        Some((project, rev)) => match fetch(ctx, *project, rev, ev).await {
+        Some((project, rev)) => match fetch(ctx, *project, rev, ev, &mut budget).await {
             Ok(Ok(a)) => Some(a),
             // A missing or unreadable base only costs the new/old classification.
             Ok(Err(e)) | Err(CallError::Permanent(e)) => {
@@ -309,6 +318,7 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
             Err(e) => return Err(e),
         },
     };
+    budget.release_unused();
 
     let settings = match settings_for(ctx.clusters.clone(), head.config.as_deref()) {
         Ok(s) => s,

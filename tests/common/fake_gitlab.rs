@@ -670,6 +670,15 @@ fn stalled(bytes: Arc<Vec<u8>>, st: AppState, rev: String) -> Response {
 
 /// A `.tar.gz` of `dir` the way GitLab builds one: everything under one top folder.
 pub fn tar_gz_of_dir(dir: &Path, top: &str) -> Vec<u8> {
+    tar_gz_of_dir_then(dir, top, |_| {})
+}
+
+/// The tar stream being built, for tests that add hand-made records.
+pub type TarBuilder = tar::Builder<flate2::write::GzEncoder<Vec<u8>>>;
+
+/// Like [`tar_gz_of_dir`], then `more` appends its own records (long names, PAX headers) before
+/// the archive is closed.
+pub fn tar_gz_of_dir_then(dir: &Path, top: &str, more: impl FnOnce(&mut TarBuilder)) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
     let mut files = Vec::new();
@@ -684,6 +693,7 @@ pub fn tar_gz_of_dir(dir: &Path, top: &str) -> Vec<u8> {
         b.append_data(&mut h, format!("{top}/{rel}"), data.as_slice())
             .expect("append");
     }
+    more(&mut b);
     b.into_inner().expect("tar").finish().expect("gzip")
 }
 
