@@ -199,6 +199,25 @@ async fn an_empty_idempotency_key_is_no_key() {
         );
     }
     assert_eq!(jobs(&db).len(), 3);
+    // A blank key does not hide the `webhook-id` behind it: a second delivery with that id is
+    // a duplicate (another sha, so only the delivery id can tell).
+    for (expected, sha) in [
+        ("accepted", "abcdef0123456789abcdef0123456789abcdef01"),
+        ("duplicate", "abcdef0123456789abcdef0123456789abcdef02"),
+    ] {
+        let (code, body) = post(
+            &svc,
+            "Push Hook",
+            push(sha, BASE),
+            Some(SECRET),
+            &[
+                ("Idempotency-Key", " "),
+                ("webhook-id", "msg_same_delivery"),
+            ],
+        )
+        .await;
+        assert_eq!(body["status"].as_str(), Some(expected), "{code}: {body}");
+    }
 }
 
 /// `main` carries an old error. A branch created from it is compared with its merge base on the

@@ -414,7 +414,10 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
             return answer(StatusCode::UNAUTHORIZED, json!({"error": why}));
         }
     }
-    let delivery = header(&headers, "idempotency-key").or(header(&headers, "webhook-id"));
+    // A blank Idempotency-Key is no key: it must not hide the `webhook-id` behind it.
+    let delivery = header(&headers, "idempotency-key")
+        .filter(|k| !k.trim().is_empty())
+        .or(header(&headers, "webhook-id"));
     let decision = match event::decide(
         event,
         &body,
