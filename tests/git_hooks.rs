@@ -1463,4 +1463,9 @@ fn pre_push_compares_a_new_branch_with_what_the_remote_refs_reach() {
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("environment `env-nope` does not exist"), "{t}");
     assert!(!t.contains("env-gone"), "the old error is not counted: {t}");
+    // One error, in the singular.
+    assert!(
+        t.contains("push blocked: 1 new error in refs/heads/feature"),
+        "{t}"
+    );
 }

@@ -9,6 +9,7 @@ use super::{Failure, SettingsArgs, new_errors};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::Report;
 use crate::render::human;
+use crate::render::plural;
 use crate::tree::Tree;
 use crate::tree::git::Snapshot;
 use clap::Subcommand;
@@ -165,10 +166,6 @@ fn check_change(
         note,
         blocking,
     })
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// "(2 errors, 1 warning already in HEAD are not counted)", or "" when there are none.
@@ -397,9 +394,12 @@ fn pre_push(args: &HookArgs, remote: Option<&str>) -> Result<ExitCode, Failure> 
         }
         if checked.blocking > 0 {
             blocked.push(format!(
-                "{} {} in {remote_ref}{}",
-                checked.blocking,
-                if args.all { "errors" } else { "new errors" },
+                "{} in {remote_ref}{}",
+                if args.all {
+                    plural(checked.blocking, "error", "errors")
+                } else {
+                    plural(checked.blocking, "new error", "new errors")
+                },
                 old_counts(&checked, &base_name, args.all)
             ));
         }
@@ -555,13 +555,11 @@ fn pre_receive_lines(args: &HookArgs) -> Result<(Vec<String>, u8), Failure> {
             .count();
         if checked.blocking > 0 {
             blocked.push(format!(
-                "{} {} in {refname}",
-                checked.blocking,
-                match (args.all, checked.blocking) {
-                    (true, 1) => "error",
-                    (true, _) => "errors",
-                    (false, 1) => "new error",
-                    (false, _) => "new errors",
+                "{} in {refname}",
+                if args.all {
+                    plural(checked.blocking, "error", "errors")
+                } else {
+                    plural(checked.blocking, "new error", "new errors")
                 }
             ));
         }

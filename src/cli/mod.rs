@@ -3,6 +3,7 @@
 
 use crate::config::{self, Config};
 use crate::engine::{Report, Settings};
+use crate::render::plural;
 use crate::render::{self, Format};
 use crate::tree::Tree;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -444,32 +445,28 @@ fn finish_settings(
     cfg: Config,
     mut inventory: Option<crate::clusters::Inventory>,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
-    let version = match &args.nautes_version {
+    let nautes_version = match &args.nautes_version {
         Some(v) => Some(config::parse_version(v).ok_or_else(|| {
             Failure(format!(
                 "--nautes-version `{v}` is not a version like 0.4.2"
             ))
         })?),
-        None => cfg.nautes_version,
+        None => None,
     };
-    let ignore = if cfg.ignore.is_empty() {
-        None
-    } else {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &cfg.ignore {
-            b.add(globset::Glob::new(g)?);
-        }
-        Some(b.build()?)
+    let over = config::Overrides {
+        product: args.product.clone(),
+        nautes_version,
+        strict: if args.no_strict {
+            Some(false)
+        } else {
+            args.strict.then_some(true)
+        },
     };
-    let settings = Settings {
-        product: args.product.clone().or(cfg.product),
-        nautes_version: version,
-        strict: !args.no_strict && (args.strict || cfg.strict.unwrap_or(false)),
-        levels: cfg.rules,
-        ignore,
-        // Moved, not cloned: a generated inventory can hold tens of thousands of clusters.
-        clusters: inventory.as_mut().map(|i| std::mem::take(&mut i.clusters)),
-    };
+    // Moved, not cloned: a generated inventory can hold tens of thousands of clusters.
+    let clusters = inventory
+        .as_mut()
+        .map(|i| std::sync::Arc::new(std::mem::take(&mut i.clusters)));
+    let settings = config::settings(cfg, over, clusters).map_err(Failure)?;
     Ok((settings, inventory.unwrap_or_default()))
 }
 
@@ -641,10 +638,6 @@ fn fix_summary(fixes: &[crate::fix::FileFix], dry_run: bool) -> String {
         }
     ));
     out
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Writes a fixed file in place: the new content goes to a temporary file beside it, which then

@@ -1,6 +1,7 @@
 //! rustc-style output through miette: the file, `line:column`, the source line with the node
 //! underlined, the rule id, one help line, related places, then a one-line summary.
 
+use super::plural;
 use crate::diagnostic::{Diagnostic, Severity, line_col};
 use crate::engine::{ProductSource, Report};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
@@ -121,10 +122,6 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
         help: (!help.is_empty()).then_some(help),
         code,
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub fn render(report: &Report, opts: &Options) -> String {

@@ -11,6 +11,11 @@ use crate::engine::Report;
 use std::collections::HashMap;
 
 /// Errors that the base revision did not have (all errors when nothing was compared).
+/// `1 error`, `2 errors`: every count a person reads goes through here.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn new_errors(report: &Report) -> usize {
     report
         .diagnostics

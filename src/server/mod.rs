@@ -77,11 +77,11 @@ pub async fn run_on(
 ) -> Result<(), String> {
     let config = Arc::new(config);
     let clusters = match &config.clusters {
-        Some(p) => Some(
+        Some(p) => Some(Arc::new(
             crate::clusters::load(p, None)
                 .map_err(|e| format!("cannot load the cluster inventory: {e}"))?
                 .clusters,
-        ),
+        )),
         None => None,
     };
     let (queue, recovered) =

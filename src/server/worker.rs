@@ -11,9 +11,8 @@ use super::queue::{Base, Job, Queue};
 use crate::config::Config;
 use crate::diagnostic::Severity;
 use crate::engine::{Report, Settings};
-use crate::model::Cluster;
+use crate::render::plural;
 use crate::tree::Tree;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
@@ -31,7 +30,7 @@ pub struct Context {
     pub queue: Queue,
     pub gitlab: GitLab,
     pub metrics: Arc<Metrics>,
-    pub clusters: Option<HashMap<String, Cluster>>,
+    pub clusters: Option<Arc<crate::engine::Clusters>>,
     /// Woken when a job is stored.
     pub notify: Arc<Notify>,
     pub archives: ArchiveCache,
@@ -478,7 +477,7 @@ const MAX_NOTE_PAGES: u32 = 50;
 /// The service's settings plus the repository's own `.nautes-lint.yaml` (its `clusters` path
 /// means a path on a developer's machine, so the service's inventory is used instead).
 fn settings_for(
-    clusters: Option<HashMap<String, Cluster>>,
+    clusters: Option<Arc<crate::engine::Clusters>>,
     config: Option<&str>,
 ) -> Result<Settings, String> {
     let cfg = match config {
@@ -490,30 +489,7 @@ fn settings_for(
         .map_err(|e| e.to_string())?,
         None => Config::default(),
     };
-    let ignore = if cfg.ignore.is_empty() {
-        None
-    } else {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &cfg.ignore {
-            b.add(globset::Glob::new(g).map_err(|e| format!("{}: {e}", crate::config::FILE_NAME))?);
-        }
-        Some(
-            b.build()
-                .map_err(|e| format!("{}: {e}", crate::config::FILE_NAME))?,
-        )
-    };
-    Ok(Settings {
-        product: cfg.product,
-        nautes_version: cfg.nautes_version,
-        strict: cfg.strict.unwrap_or(false),
-        levels: cfg.rules,
-        ignore,
-        clusters,
-    })
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    crate::config::settings(cfg, crate::config::Overrides::default(), clusters)
 }
 
 /// The status description: the counts, at most 255 characters.
