@@ -374,6 +374,37 @@ async fn another_projects_push_runs_before_a_burst_of_one_project() {
     );
 }
 
+/// One worker with a short stall timeout: project 15's push of BROKEN stalls on a GitLab call
+/// (the service logs `stalled_log`), and project 16's push of CLEAN gets its result meanwhile.
+/// Returns the database's folder, its path and the service, which must live on.
+async fn one_project_stalls_another_runs(
+    gl: &FakeGitLab,
+    stalled_log: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
+    for (project, sha) in [(15, BROKEN), (16, CLEAN)] {
+        let (code, _) = post(
+            &svc,
+            "Push Hook",
+            push_to(project, "main", sha, ZERO),
+            Some(SECRET),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 202);
+        if sha == BROKEN {
+            svc.wait_log(stalled_log).await;
+        }
+    }
+    gl.wait_for("the other project's result", WAIT, |c| {
+        finals(c, CLEAN) == 1
+    })
+    .await;
+    (dir, db, svc)
+}
+
 /// An archive download that stops sending bytes gives the worker back after the stall timeout:
 /// the job goes back to the queue with a delay, another project's push runs meanwhile, and the
 /// stalled one is retried until it gets its result.
@@ -381,32 +412,7 @@ async fn another_projects_push_runs_before_a_burst_of_one_project() {
 async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() {
     let gl = gitlab().await;
     gl.stall_archive_of(BROKEN);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
-    let (code, _) = post(
-        &svc,
-        "Push Hook",
-        push_to(15, "main", BROKEN, ZERO),
-        Some(SECRET),
-        &[],
-    )
-    .await;
-    assert_eq!(code, 202);
-    svc.wait_log("the download stalled").await;
-    let (code, _) = post(
-        &svc,
-        "Push Hook",
-        push_to(16, "main", CLEAN, ZERO),
-        Some(SECRET),
-        &[],
-    )
-    .await;
-    assert_eq!(code, 202);
-    gl.wait_for("the other project's result", WAIT, |c| {
-        finals(c, CLEAN) == 1
-    })
-    .await;
+    let (_dir, db, svc) = one_project_stalls_another_runs(&gl, "the download stalled").await;
     assert_eq!(
         finals(&gl.calls(), BROKEN),
         0,
@@ -661,32 +667,7 @@ async fn refs_and_keys_past_their_bounds_are_refused() {
 async fn a_hung_status_post_does_not_hold_the_worker() {
     let gl = gitlab().await;
     gl.hold_statuses_of(BROKEN);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
-    let (code, _) = post(
-        &svc,
-        "Push Hook",
-        push_to(15, "main", BROKEN, ZERO),
-        Some(SECRET),
-        &[],
-    )
-    .await;
-    assert_eq!(code, 202);
-    svc.wait_log("no answer").await;
-    let (code, _) = post(
-        &svc,
-        "Push Hook",
-        push_to(16, "main", CLEAN, ZERO),
-        Some(SECRET),
-        &[],
-    )
-    .await;
-    assert_eq!(code, 202);
-    gl.wait_for("the other project's result", WAIT, |c| {
-        finals(c, CLEAN) == 1
-    })
-    .await;
+    let (_dir, _db, _svc) = one_project_stalls_another_runs(&gl, "no answer").await;
     gl.release_statuses();
     gl.wait_for("the hung job's result", WAIT, |c| finals(c, BROKEN) == 1)
         .await;
