@@ -376,11 +376,11 @@ async fn another_projects_push_runs_before_a_burst_of_one_project() {
 
 /// One worker with a short stall timeout: project 15's push of BROKEN stalls on a GitLab call
 /// (the service logs `stalled_log`), and project 16's push of CLEAN gets its result meanwhile.
-/// Returns the database's folder, its path and the service, which must live on.
+/// Returns the database's folder and the service, which must live on.
 async fn one_project_stalls_another_runs(
     gl: &FakeGitLab,
     stalled_log: &str,
-) -> (tempfile::TempDir, std::path::PathBuf, Service) {
+) -> (tempfile::TempDir, Service) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
     let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
@@ -402,7 +402,7 @@ async fn one_project_stalls_another_runs(
         finals(c, CLEAN) == 1
     })
     .await;
-    (dir, db, svc)
+    (dir, svc)
 }
 
 /// An archive download that stops sending bytes gives the worker back after the stall timeout:
@@ -412,7 +412,7 @@ async fn one_project_stalls_another_runs(
 async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() {
     let gl = gitlab().await;
     gl.stall_archive_of(BROKEN);
-    let (_dir, db, svc) = one_project_stalls_another_runs(&gl, "the download stalled").await;
+    let (_dir, svc) = one_project_stalls_another_runs(&gl, "the download stalled").await;
     assert_eq!(
         finals(&gl.calls(), BROKEN),
         0,
@@ -667,7 +667,7 @@ async fn refs_and_keys_past_their_bounds_are_refused() {
 async fn a_hung_status_post_does_not_hold_the_worker() {
     let gl = gitlab().await;
     gl.hold_statuses_of(BROKEN);
-    let (_dir, _db, _svc) = one_project_stalls_another_runs(&gl, "no answer").await;
+    let (_dir, _svc) = one_project_stalls_another_runs(&gl, "no answer").await;
     gl.release_statuses();
     gl.wait_for("the hung job's result", WAIT, |c| finals(c, BROKEN) == 1)
         .await;
