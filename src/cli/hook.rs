@@ -187,6 +187,152 @@ fn short(id: &gix::ObjectId) -> String {
     id.to_hex_with_len(12).to_string()
 }
 
+/// One ref update as a hook receives it; `None` stands for git's all-zero id (a new ref as the
+/// old side, a deletion as the new side).
+#[derive(Debug, PartialEq, Eq)]
+struct RefUpdate {
+    /// The ref on the receiving side.
+    refname: String,
+    old: Option<gix::ObjectId>,
+    new: Option<gix::ObjectId>,
+}
+
+/// git's pre-push protocol: `<local ref> <local sha> <remote ref> <remote sha>` lines.
+fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>, Failure> {
+    input
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_local_ref, local_sha, remote_ref, remote_sha] = fields[..] else {
+                return Err(Failure(format!(
+                    "unexpected pre-push line `{line}`: git passes `<local ref> <local sha> <remote ref> <remote sha>`"
+                )));
+            };
+            Ok(RefUpdate {
+                refname: remote_ref.to_owned(),
+                old: id_or_zero(remote_sha)?,
+                new: id_or_zero(local_sha)?,
+            })
+        })
+        .collect()
+}
+
+/// git's pre-receive protocol: `<old> <new> <ref>` lines.
+fn parse_pre_receive(input: &str) -> Result<Vec<RefUpdate>, Failure> {
+    input
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [old, new, refname] = fields[..] else {
+                return Err(Failure(format!(
+                    "unexpected pre-receive line `{line}`: git passes `<old> <new> <ref>`"
+                )));
+            };
+            Ok(RefUpdate {
+                refname: refname.to_owned(),
+                old: id_or_zero(old)?,
+                new: id_or_zero(new)?,
+            })
+        })
+        .collect()
+}
+
+fn id_or_zero(s: &str) -> Result<Option<gix::ObjectId>, Failure> {
+    if is_zero(s) {
+        Ok(None)
+    } else {
+        parse_id(s).map(Some)
+    }
+}
+
+/// The refs the receiving side is known to have: the remote's as this repository last fetched
+/// them (pre-push), or the repository's own (pre-receive).
+struct KnownRefs {
+    /// Every ref below this prefix ("" for all).
+    prefix: String,
+    /// Its default branch, preferred when a new ref meets several known commits.
+    default_ref: String,
+    /// For messages.
+    name: String,
+}
+
+struct Receiver {
+    /// `None` when nothing is known (a pre-push without a remote name).
+    known: Option<KnownRefs>,
+    /// The old tip is always there (server side); otherwise it is used only when this
+    /// repository has it.
+    trust_old: bool,
+}
+
+/// One checked ref and what it was compared with, in words.
+struct RefResult {
+    refname: String,
+    checked: Checked,
+    base_name: String,
+}
+
+/// The one loop of both push hooks: each updated branch (and tag, with `--tags`) validated
+/// against its base. A deletion passes, and so does a new ref whose commits the receiving side
+/// already reaches (it brings nothing to check); it is left out of the results.
+fn check_updates(
+    repo: &mut Repo,
+    args: &HookArgs,
+    updates: &[RefUpdate],
+    receiver: &Receiver,
+) -> Result<Vec<RefResult>, Failure> {
+    let mut results = Vec::new();
+    for u in updates {
+        let Some(new_id) = u.new else { continue };
+        if !wanted(&u.refname, args) {
+            continue;
+        }
+        let old = match u.old {
+            Some(id) if receiver.trust_old || repo.objects.contains(&id)? => Some(id),
+            _ => None,
+        };
+        // Without the old tip, the base is the nearest commit the known refs reach.
+        let (base, base_name) = match (old, &receiver.known) {
+            (Some(id), _) => (Some(id), format!("{} on the remote", u.refname)),
+            (None, Some(known)) => {
+                let tips = repo.ref_tips(&known.prefix)?;
+                let head = peel_ref(repo, &known.default_ref)?;
+                match repo.nearest_known(new_id, &tips, head)? {
+                    Known::Already => continue,
+                    Known::Base(id) => (
+                        Some(id),
+                        format!("{} (known on {})", short(&id), known.name),
+                    ),
+                    Known::Unrelated => (None, "the base".to_owned()),
+                }
+            }
+            (None, None) => (None, "the base".to_owned()),
+        };
+        let new = repo.object(new_id)?;
+        let base = match base {
+            Some(id) => Some(repo.object(id)?),
+            None => None,
+        };
+        let checked = check_change(repo, args, &new, base.as_ref(), &new_id.to_string())?;
+        results.push(RefResult {
+            refname: u.refname.clone(),
+            checked,
+            base_name,
+        });
+    }
+    Ok(results)
+}
+
+/// `1 new error`, `3 errors` (with `--all` every error blocks).
+fn blocking_count(n: usize, all: bool) -> String {
+    if all {
+        plural(n, "error", "errors")
+    } else {
+        plural(n, "new error", "new errors")
+    }
+}
+
 fn is_zero(id: &str) -> bool {
     id.bytes().all(|b| b == b'0')
 }
@@ -348,59 +494,34 @@ fn pre_push(args: &HookArgs, remote: Option<&str>) -> Result<ExitCode, Failure> 
     if let Some(f) = &framework {
         input = f.line(&repo)?;
     }
+    let updates = parse_pre_push(&input)?;
+    let receiver = Receiver {
+        known: remote.map(|r| KnownRefs {
+            prefix: format!("refs/remotes/{r}/"),
+            default_ref: format!("refs/remotes/{r}/HEAD"),
+            name: r.to_owned(),
+        }),
+        trust_old: false,
+    };
+    let results = check_updates(&mut repo, args, &updates, &receiver)?;
+    let checked_refs = results.len();
     let mut blocked = Vec::new();
-    let mut checked_refs = 0;
-    for line in input.lines().filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let [_local_ref, local_sha, remote_ref, remote_sha] = fields[..] else {
-            return Err(Failure(format!(
-                "unexpected pre-push line `{line}`: git passes `<local ref> <local sha> <remote ref> <remote sha>`"
-            )));
-        };
-        if is_zero(local_sha) || !wanted(remote_ref, args) {
-            continue;
-        }
-        let new_id = parse_id(local_sha)?;
-        // The remote's old tip is the base when this repository has it. A new branch (or a
-        // tip fetched by nobody here) is compared with the nearest commit the remote's refs
-        // known here reach, and passes when they already reach all of it.
-        let old = match parse_id(remote_sha)? {
-            id if is_zero(remote_sha) || !repo.objects.contains(&id)? => None,
-            id => Some(repo.object(id)?),
-        };
-        let (base, base_name) = match (old, remote) {
-            (Some(b), _) => (Some(b), format!("{remote_ref} on the remote")),
-            (None, Some(r)) => {
-                let tips = repo.ref_tips(&format!("refs/remotes/{r}/"))?;
-                let head = peel_ref(&repo, &format!("refs/remotes/{r}/HEAD"))?;
-                match repo.nearest_known(new_id, &tips, head)? {
-                    Known::Already => continue,
-                    Known::Base(id) => (
-                        Some(repo.object(id)?),
-                        format!("{} (known on {r})", short(&id)),
-                    ),
-                    Known::Unrelated => (None, "the base".to_owned()),
-                }
-            }
-            (None, None) => (None, "the base".to_owned()),
-        };
-        let new = repo.object(new_id)?;
-        let checked = check_change(&mut repo, args, &new, base.as_ref(), local_sha)?;
-        checked_refs += 1;
+    for RefResult {
+        refname,
+        checked,
+        base_name,
+    } in &results
+    {
         let shown = checked.shown(args.all);
         if !shown.is_empty() || checked.note.is_some() {
-            eprintln!("nautes-lint: {remote_ref}:");
-            print_client(&checked, args.all);
+            eprintln!("nautes-lint: {refname}:");
+            print_client(checked, args.all);
         }
         if checked.blocking > 0 {
             blocked.push(format!(
-                "{} in {remote_ref}{}",
-                if args.all {
-                    plural(checked.blocking, "error", "errors")
-                } else {
-                    plural(checked.blocking, "new error", "new errors")
-                },
-                old_counts(&checked, &base_name, args.all)
+                "{} in {refname}{}",
+                blocking_count(checked.blocking, args.all),
+                old_counts(checked, base_name, args.all)
             ));
         }
     }
@@ -442,14 +563,14 @@ fn peel_ref(repo: &Repo, name: &str) -> Result<Option<gix::ObjectId>, Failure> {
 /// The push option that lets a push through unchecked.
 pub const SKIP_OPTION: &str = "nautes-lint.skip";
 
-/// Push options, as git hands them to pre-receive (`receive.advertisePushOptions` must be on).
-fn push_options() -> Vec<String> {
-    let count = std::env::var("GIT_PUSH_OPTION_COUNT")
-        .ok()
+/// Push options, as git hands them to pre-receive (`receive.advertisePushOptions` must be on);
+/// `var` reads the environment.
+fn push_options(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let count = var("GIT_PUSH_OPTION_COUNT")
         .and_then(|c| c.parse::<usize>().ok())
         .unwrap_or(0);
     (0..count)
-        .filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok())
+        .filter_map(|i| var(&format!("GIT_PUSH_OPTION_{i}")))
         .collect()
 }
 
@@ -481,23 +602,17 @@ fn pre_receive(args: &HookArgs) -> ExitCode {
 fn pre_receive_lines(args: &HookArgs) -> Result<(Vec<String>, u8), Failure> {
     // Read all input first: git may otherwise see a broken pipe.
     let input = read_stdin()?;
-    let mut updates = Vec::new();
-    for line in input.lines().filter(|l| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let [old, new, refname] = fields[..] else {
-            return Err(Failure(format!(
-                "unexpected pre-receive line `{line}`: git passes `<old> <new> <ref>`"
-            )));
-        };
-        updates.push((old.to_owned(), new.to_owned(), refname.to_owned()));
-    }
-    if push_options().iter().any(|o| o == SKIP_OPTION) {
+    let updates = parse_pre_receive(&input)?;
+    if push_options(|v| std::env::var(v).ok())
+        .iter()
+        .any(|o| o == SKIP_OPTION)
+    {
         let who = std::env::var("GL_USERNAME")
             .ok()
             .filter(|u| !u.is_empty())
             .map(|u| format!(" by {u}"))
             .unwrap_or_default();
-        let refs: Vec<&str> = updates.iter().map(|u| u.2.as_str()).collect();
+        let refs: Vec<&str> = updates.iter().map(|u| u.refname.as_str()).collect();
         return Ok((
             vec![format!(
                 "nautes-lint: WARNING: checks skipped{who} with push option {SKIP_OPTION}; not validated: {}",
@@ -507,36 +622,25 @@ fn pre_receive_lines(args: &HookArgs) -> Result<(Vec<String>, u8), Failure> {
         ));
     }
     let mut repo = Repo::from_hook_env()?;
+    let receiver = Receiver {
+        known: Some(KnownRefs {
+            prefix: String::new(),
+            default_ref: "HEAD".to_owned(),
+            name: "this repository".to_owned(),
+        }),
+        // The server has every old tip: a missing one is a broken repository, not a new branch.
+        trust_old: true,
+    };
+    let results = check_updates(&mut repo, args, &updates, &receiver)?;
+    let checked_refs = results.len();
+    let several = results.len() > 1;
     let mut lines = Vec::new();
     let mut blocked: Vec<String> = Vec::new();
-    let mut checked_refs = 0;
     let (mut old_errors, mut new_warnings) = (0, 0);
-    let several = updates
-        .iter()
-        .filter(|(_, new, r)| !is_zero(new) && wanted(r, args))
-        .count()
-        > 1;
-    for (old, new, refname) in &updates {
-        if is_zero(new) || !wanted(refname, args) {
-            continue;
-        }
-        let new_id = parse_id(new)?;
-        let base = if is_zero(old) {
-            // A new ref is compared with the nearest commit the repository already had; one
-            // whose commits are all there (a branch created at an existing commit) brings
-            // nothing new to check.
-            let tips = repo.ref_tips("")?;
-            match repo.nearest_known(new_id, &tips, peel_ref(&repo, "HEAD")?)? {
-                Known::Already => continue,
-                Known::Base(id) => Some(repo.object(id)?),
-                Known::Unrelated => None,
-            }
-        } else {
-            Some(repo.object(parse_id(old)?)?)
-        };
-        let new_state = repo.object(new_id)?;
-        let checked = check_change(&mut repo, args, &new_state, base.as_ref(), new)?;
-        checked_refs += 1;
+    for RefResult {
+        refname, checked, ..
+    } in &results
+    {
         let shown = checked.shown(args.all);
         if several && !shown.is_empty() {
             lines.push(format!("{refname}:"));
@@ -556,11 +660,7 @@ fn pre_receive_lines(args: &HookArgs) -> Result<(Vec<String>, u8), Failure> {
         if checked.blocking > 0 {
             blocked.push(format!(
                 "{} in {refname}",
-                if args.all {
-                    plural(checked.blocking, "error", "errors")
-                } else {
-                    plural(checked.blocking, "new error", "new errors")
-                }
+                blocking_count(checked.blocking, args.all)
             ));
         }
     }
@@ -829,6 +929,62 @@ fn write_executable(path: &Path, text: &str) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+    const Z: &str = "0000000000000000000000000000000000000000";
+
+    fn id(s: &str) -> Option<gix::ObjectId> {
+        Some(gix::ObjectId::from_hex(s.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn the_two_push_protocols_parse_to_the_same_updates() {
+        let push = parse_pre_push(&format!(
+            "refs/heads/main {B} refs/heads/main {A}\nrefs/heads/new {B} refs/heads/new {Z}\n(delete) {Z} refs/heads/old {A}\n\n"
+        ))
+        .unwrap();
+        let receive = parse_pre_receive(&format!(
+            "{A} {B} refs/heads/main\n{Z} {B} refs/heads/new\n{A} {Z} refs/heads/old\n"
+        ))
+        .unwrap();
+        assert_eq!(push, receive);
+        assert_eq!(
+            receive,
+            vec![
+                RefUpdate {
+                    refname: "refs/heads/main".into(),
+                    old: id(A),
+                    new: id(B)
+                },
+                RefUpdate {
+                    refname: "refs/heads/new".into(),
+                    old: None,
+                    new: id(B)
+                },
+                RefUpdate {
+                    refname: "refs/heads/old".into(),
+                    old: id(A),
+                    new: None
+                },
+            ]
+        );
+        assert!(parse_pre_receive("one two").is_err());
+        assert!(parse_pre_push(&format!("refs/heads/x {A} refs/heads/x nothex")).is_err());
+    }
+
+    #[test]
+    fn push_options_come_from_the_variables_git_sets() {
+        let env = |name: &str| match name {
+            "GIT_PUSH_OPTION_COUNT" => Some("2".to_owned()),
+            "GIT_PUSH_OPTION_0" => Some("ci.skip".to_owned()),
+            "GIT_PUSH_OPTION_1" => Some(SKIP_OPTION.to_owned()),
+            _ => None,
+        };
+        assert_eq!(push_options(env), ["ci.skip", SKIP_OPTION]);
+        assert!(push_options(|_| None).is_empty());
+        assert!(push_options(|n| (n == "GIT_PUSH_OPTION_COUNT").then(|| "x".into())).is_empty());
+    }
 
     #[test]
     fn shipped_client_hooks_are_the_installed_ones_with_the_binary_from_path() {
