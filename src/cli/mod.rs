@@ -15,6 +15,7 @@ use std::process::ExitCode;
 pub mod catalogue;
 mod git;
 mod hook;
+mod install;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,7 +45,7 @@ pub enum Command {
     #[command(subcommand)]
     Hook(hook::HookCommand),
     /// Write the client hooks (pre-commit, pre-push) into the current repository.
-    InstallHooks(hook::InstallArgs),
+    InstallHooks(install::InstallArgs),
     /// Print the embedded JSON Schema of a kind.
     Schema {
         /// DeploymentRuntime, Environment, Project, CodeRepo, CodeRepoBinding,
@@ -360,7 +361,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Check(args) => check(&args),
         Command::Serve(args) => serve(&args),
         Command::Hook(cmd) => hook::run(cmd),
-        Command::InstallHooks(args) => hook::install(&args),
+        Command::InstallHooks(args) => install::install(&args),
         Command::Rules => print(&catalogue::list()),
         Command::Explain { rule } => match catalogue::explain(&rule) {
             Some(text) => print(&text),
