@@ -81,11 +81,12 @@ const NONE: u32 = u32::MAX;
 const MAX_NAME_CHARS: usize = 256;
 
 /// Table cells one search may compute. A wrong name among tens of thousands of similar ones
-/// (`repo-10423` among `repo-00000` ... `repo-39999`) otherwise visits every prefix within the
-/// limit; past the budget the closest name found so far is the answer. Generous for real
-/// products (hundreds of names per kind), it bounds the worst case at a few microseconds per
-/// missing name.
-const SEARCH_BUDGET: usize = 1 << 15;
+/// (`repo-10423-old` among `repo-1000` ... `repo-9999`) otherwise visits every prefix within
+/// the limit, and the denser the names the more of them: the cost per search would grow with
+/// the tree. Past the budget the closest name found so far is the answer. It covers a product's
+/// few hundred names of a kind (a typo among 300 `repo-NNN` needs about 3,000 cells) and bounds
+/// the worst case at a few microseconds per missing name.
+const SEARCH_BUDGET: usize = 1 << 12;
 
 impl NameIndex {
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> NameIndex {
