@@ -35,12 +35,22 @@ pub fn list() -> String {
     out
 }
 
-/// `nautes-lint explain ID`: a title line, then the rule's documentation.
+/// What the **beyond** marker in a rule's documentation means.
+const BEYOND: &str = "**beyond** marks a check Nautes itself does not make: nautes-lint catches what \
+Nautes would only find later, in the cluster, or never.";
+
+/// `nautes-lint explain ID`: a title line, then the rule's documentation, and what **beyond**
+/// means when the documentation uses it.
 pub fn explain(id: &str) -> Option<String> {
     let doc = crate::rules::doc(id)?;
     let m = crate::rules::find(id)?.meta();
+    let beyond = if doc.contains("**beyond**") {
+        format!("\n{BEYOND}\n")
+    } else {
+        String::new()
+    };
     Some(format!(
-        "# {} ({}, default severity {})\n\n{}\n",
+        "# {} ({}, default severity {})\n\n{}\n{beyond}",
         m.id,
         m.summary,
         m.severity.as_str(),
@@ -51,13 +61,13 @@ pub fn explain(id: &str) -> Option<String> {
 /// The generated `docs/rules.md`: a table of every rule, then each rule's documentation, the
 /// text `explain` prints, with its headings one level down.
 pub fn markdown() -> String {
-    let mut out = String::from(
+    let mut out = format!(
         "# Rules\n\n\
          <!-- Generated from each rule's documentation (the `//!` comment of src/rules/<rule>.rs,\n     \
          what `nautes-lint explain RULE` prints). Do not edit: change the rule's comment, then run\n     \
          `UPDATE_DOCS=1 cargo test --test docs`. -->\n\n\
          `nautes-lint rules` lists these rules; `nautes-lint explain RULE` prints one of them. Severities\n\
-         can be changed in `.nautes-lint.yaml` (`rules: {RULE: off|warning|error}`).\n\n\
+         can be changed in `.nautes-lint.yaml` (`rules: {{RULE: off|warning|error}}`). {BEYOND}\n\n\
          | rule | default severity | what it checks |\n|---|---|---|\n",
     );
     for r in REGISTRY {
@@ -121,6 +131,15 @@ fn demote_headings(doc: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explain_says_what_beyond_means_where_a_rule_uses_it() {
+        let beyond = explain("folder-count").expect("a rule");
+        assert!(beyond.trim_end().ends_with(BEYOND), "{beyond}");
+        let plain = explain("dr-environment-not-found").expect("a rule");
+        assert!(!plain.contains("**beyond**"), "{plain}");
+        assert!(markdown().contains(BEYOND));
+    }
 
     #[test]
     fn anchors_drop_dots() {
