@@ -43,6 +43,8 @@ pub enum Command {
     Hook(hook::HookCommand),
     /// Write the client hooks (pre-commit, pre-push) into the current repository.
     InstallHooks(hook::InstallArgs),
+    /// Run the language server on stdio (for editors: findings while typing, navigation).
+    Lsp(crate::lsp::LspArgs),
     /// Print the embedded JSON Schema of a kind.
     Schema {
         /// DeploymentRuntime, Environment, Project, CodeRepo, CodeRepoBinding,
@@ -321,6 +323,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve(&args),
         Command::Hook(cmd) => hook::run(cmd),
         Command::InstallHooks(args) => hook::install(&args),
+        Command::Lsp(args) => crate::lsp::run(&args),
         Command::Rules => {
             let mut out = String::new();
             for r in crate::rules::REGISTRY {
