@@ -152,7 +152,8 @@ mod tests {
         assert_eq!(idx.line_text(1), "b");
         assert_eq!(idx.line_text(2), "c");
         assert_eq!(idx.line_text(3), "d");
-        assert_eq!(idx.position_of_byte(6), Position::new(3, 0));
+        assert_eq!(idx.position_of_byte(7), Position::new(3, 0));
+        assert_eq!(idx.position_of_byte(4), Position::new(1, 1));
     }
 
     #[test]
