@@ -553,3 +553,60 @@ fn a_broken_configuration_is_said_not_hidden() {
     assert_eq!(diags[0]["severity"], 1);
     c.stop();
 }
+
+#[test]
+fn related_places_are_related_information() {
+    let dir = copy_invalid_fixture("duplicate-name");
+    let (mut c, _) = Client::start(dir.path(), &[]);
+    let rel = "envs/env-dev.yaml";
+    c.open(rel);
+    let diags = c.diagnostics(rel);
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "duplicate-name")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    let other = "envs/env-dev-copy.yaml";
+    let other_text = std::fs::read_to_string(dir.path().join(other)).unwrap();
+    let related = d["relatedInformation"].as_array().expect("related places");
+    assert_eq!(related.len(), 1, "{related:?}");
+    assert_eq!(related[0]["location"]["uri"], c.uri(other));
+    assert_eq!(
+        related[0]["location"]["range"],
+        range_of(&other_text, "name: env-dev", "env-dev")
+    );
+    c.stop();
+}
+
+#[test]
+fn a_new_unsaved_file_is_checked_with_the_others() {
+    let dir = copy_invalid_fixture("dr-environment-not-found");
+    let (mut c, _) = Client::start(dir.path(), &[]);
+    let rel = "runtimes/dr-new.yaml";
+    let text = std::fs::read_to_string(dir.path().join("runtimes/dr-dev.yaml"))
+        .unwrap()
+        .replace("name: dr-dev", "name: dr-new")
+        .replace("- dr-dev", "- dr-new")
+        .replace("env-dve", "env-nope");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {
+            "uri": c.uri(rel), "languageId": "yaml", "version": 1, "text": text
+        }}),
+    );
+    let diags = c.diagnostics(rel);
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "dr-environment-not-found")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(
+        d["range"],
+        range_of(&text, "environment: env-nope", "env-nope")
+    );
+    // Closed without saving: it is gone, and so are its findings.
+    c.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": c.uri(rel)}}),
+    );
+    assert_eq!(c.diagnostics(rel), Vec::<Value>::new());
+    c.stop();
+}

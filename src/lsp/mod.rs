@@ -600,7 +600,8 @@ impl<'c> Server<'c> {
             // Places in a base revision are not files the editor can open.
             .filter(|r| !r.base)
             .filter_map(|r| {
-                let uri = uri_of_path(&self.root.join(&*r.path)).or_else(|| self.uri(&r.path))?;
+                // A tree path (an open document keeps the client's URI) or an inventory file.
+                let uri = self.uri(&r.path)?;
                 let range = self.range_in(&r.path, r.span, report, texts);
                 Some(lsp::DiagnosticRelatedInformation {
                     location: lsp::Location { uri, range },
