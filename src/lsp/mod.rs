@@ -464,10 +464,11 @@ impl<'c> Server<'c> {
                 let Some(path) = self.relative(&p.text_document.uri) else {
                     return;
                 };
+                // A save is when files made or deleted outside the editor are most likely
+                // (a `git checkout`, a generator): list the tree again.
+                self.relist();
                 if path == crate::config::FILE_NAME {
                     self.load_settings();
-                } else if self.disk_lists_new_file(&path) {
-                    self.relist();
                 }
             }
             N::DidChangeWatchedFiles::METHOD => {
