@@ -6,22 +6,25 @@
 //! file whose findings are all gone gets an empty list. Messages that arrive while one
 //! validation runs are handled before the next, so a burst of keystrokes costs one validation.
 //!
-//! Navigation (definition, references, hover, completion) reads the resource model of the same
-//! view, built on the first request after a change.
+//! The engine keeps each check's per-file results (a [`Checkpoint`]); the next check parses only
+//! the files whose buffers were opened, changed or closed since, and runs the cross-resource rules
+//! over the whole model again. Listing the tree again (on save) or reloading the configuration
+//! starts from scratch. Navigation (definition, references, hover, completion) reads the model of
+//! the same checkpoint.
 
 mod refs;
 mod text;
 
 use crate::cli::{Failure, SettingsArgs};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::engine::{Report, Settings};
+use crate::engine::{Checkpoint, Report, Settings};
 use crate::model::{Kind, Model, Resource};
 use crate::tree::{FsTree, MAX_FILE_BYTES, ReadError, Tree, TreeEntry};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types as lsp;
 use lsp_types::notification::Notification as _;
 use lsp_types::request::Request as _;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -251,8 +254,11 @@ struct Server<'c> {
     open: BTreeMap<String, Doc>,
     /// The last validation, when nothing changed since.
     report: Option<Report>,
-    /// The model of the current view, built on the first navigation request after a change.
-    model: Option<Model>,
+    /// The per-file results of the last validation, reused by the next one for every file not
+    /// in `edited`; its model serves navigation.
+    checkpoint: Option<Checkpoint>,
+    /// Paths whose buffer was opened, changed or closed since the checkpoint.
+    edited: HashSet<String>,
     /// What each file was last sent.
     published: HashMap<String, Vec<lsp::Diagnostic>>,
     /// Files to publish after the next validation even when their findings did not change.
@@ -275,7 +281,8 @@ impl<'c> Server<'c> {
             disk,
             open: BTreeMap::new(),
             report: None,
-            model: None,
+            checkpoint: None,
+            edited: HashSet::new(),
             published: HashMap::new(),
             announce: BTreeSet::new(),
             shutdown: false,
@@ -294,12 +301,20 @@ impl<'c> Server<'c> {
             }
             Err(Failure(msg)) => self.settings = Err(msg),
         }
-        self.changed();
+        self.invalidate();
     }
 
-    fn changed(&mut self) {
+    /// The buffer of `path` changed: the next validation checks that file again.
+    fn edited(&mut self, path: String) {
+        self.edited.insert(path);
         self.report = None;
-        self.model = None;
+    }
+
+    /// The tree or the settings changed: the next validation checks every file.
+    fn invalidate(&mut self) {
+        self.checkpoint = None;
+        self.edited.clear();
+        self.report = None;
     }
 
     /// Returns whether `shutdown` came before `exit`.
@@ -414,8 +429,8 @@ impl<'c> Server<'c> {
                         text: p.text_document.text,
                     },
                 );
-                self.announce.insert(path);
-                self.changed();
+                self.announce.insert(path.clone());
+                self.edited(path);
             }
             N::DidChangeTextDocument::METHOD => {
                 let Ok(p) =
@@ -441,8 +456,8 @@ impl<'c> Server<'c> {
                         None => doc.text = change.text,
                     }
                 }
-                self.announce.insert(path);
-                self.changed();
+                self.announce.insert(path.clone());
+                self.edited(path);
             }
             N::DidCloseTextDocument::METHOD => {
                 let Ok(p) =
@@ -452,7 +467,7 @@ impl<'c> Server<'c> {
                 };
                 if let Some(path) = self.relative(&p.text_document.uri) {
                     self.open.remove(&path);
-                    self.changed();
+                    self.edited(path);
                 }
             }
             N::DidSaveTextDocument::METHOD => {
@@ -495,7 +510,7 @@ impl<'c> Server<'c> {
             Ok(t) => self.disk = t,
             Err(e) => self.show_error(&format!("cannot list {}: {e}", self.root.display())),
         }
-        self.changed();
+        self.invalidate();
     }
 
     fn validate_and_publish(&mut self) {
@@ -523,8 +538,16 @@ impl<'c> Server<'c> {
             }
         };
         let view = View::new(&self.disk, &self.open);
-        let mut report = crate::validate(&view, None, settings);
+        let edited = &self.edited;
+        let unchanged = |p: &str| !edited.contains(p);
+        let prior = self
+            .checkpoint
+            .as_ref()
+            .map(|c| (c, &unchanged as crate::engine::Unchanged<'_>));
+        let (mut report, checkpoint) = crate::engine::validate_reusing(&view, settings, prior);
         drop(view);
+        self.checkpoint = Some(checkpoint);
+        self.edited.clear();
         report.add_sources(&self.inventory_sources);
         let mut now: HashMap<String, Vec<lsp::Diagnostic>> = HashMap::new();
         let mut indexes: HashMap<Arc<str>, Option<String>> = HashMap::new();
@@ -637,14 +660,12 @@ impl<'c> Server<'c> {
         Some(lsp::CodeDescription { href })
     }
 
+    /// The model of the current buffers (validating first when something changed).
     fn model(&mut self) -> Option<&Model> {
-        if self.model.is_none() {
-            let settings = self.settings.as_ref().ok()?;
-            let view = View::new(&self.disk, &self.open);
-            let model = crate::engine::model_of(&view, settings);
-            self.model = Some(model);
+        if self.report.is_none() {
+            self.validate_and_publish();
         }
-        self.model.as_ref()
+        self.checkpoint.as_ref().map(Checkpoint::model)
     }
 
     fn request(&mut self, req: Request) -> Response {
@@ -718,7 +739,7 @@ impl<'c> Server<'c> {
             return None;
         };
         self.model()?;
-        let model = self.model.as_ref()?;
+        let model = self.checkpoint.as_ref()?.model();
         let target = refs::target(model, kind, &name)?;
         self.location_of(model, target)
             .map(lsp::GotoDefinitionResponse::Scalar)
@@ -731,7 +752,7 @@ impl<'c> Server<'c> {
             At::Reference(kind, name, _) | At::Name(kind, name) => (kind, name),
         };
         self.model()?;
-        let model = self.model.as_ref()?;
+        let model = self.checkpoint.as_ref()?.model();
         // A code repo named by its GitLab name is the same code repo.
         let target = refs::target(model, kind, &name);
         let mut out = Vec::new();
@@ -784,7 +805,7 @@ impl<'c> Server<'c> {
             return None;
         };
         self.model()?;
-        let model = self.model.as_ref()?;
+        let model = self.checkpoint.as_ref()?.model();
         let line = match refs::target(model, kind, &name) {
             Some(t) => format!("{} `{}` — {}", t.kind, t.name.value, summary(model, t)),
             None => format!("{kind} `{name}` does not exist"),
@@ -813,7 +834,7 @@ impl<'c> Server<'c> {
         );
         let range = lsp::Range::new(start, pp.position);
         self.model()?;
-        let model = self.model.as_ref()?;
+        let model = self.checkpoint.as_ref()?.model();
         let mut names: Vec<&str> = model.names(kind).collect();
         names.sort_unstable();
         let items = names
@@ -917,8 +938,9 @@ impl<'c> Server<'c> {
 
     /// The name a missing reference most likely meant, as the `*-not-found` rules suggest it:
     /// a code repo's id for its GitLab name, else the closest existing name.
-    fn suggestion(&mut self, kind: Kind, wrong: &str) -> Option<String> {
-        let model = self.model()?;
+    fn suggestion(&self, kind: Kind, wrong: &str) -> Option<String> {
+        // Called while the report is out of `self`: the checkpoint is the current one.
+        let model = self.checkpoint.as_ref()?.model();
         if kind == Kind::CodeRepo
             && let Some(r) = model.code_repo_by_repo_name(wrong)
         {
