@@ -610,3 +610,33 @@ fn a_new_unsaved_file_is_checked_with_the_others() {
     assert_eq!(c.diagnostics(rel), Vec::<Value>::new());
     c.stop();
 }
+
+#[test]
+fn a_save_picks_up_files_changed_outside_the_editor() {
+    let dir = demo();
+    let root = dir.path().join("demo");
+    let (mut c, _) = Client::start(&root, &[]);
+    let env = "envs/env-dev.yaml";
+    c.open(env);
+    assert_eq!(c.diagnostics(env), Vec::<Value>::new());
+    // A checkout changes a runtime on disk; the editor saves another file.
+    let runtime = "runtimes/dr-api-server-dev.yaml";
+    let changed = std::fs::read_to_string(root.join(runtime))
+        .unwrap()
+        .replace("environment: env-dev", "environment: env-gone");
+    std::fs::write(root.join(runtime), &changed).unwrap();
+    c.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": c.uri(env)}}),
+    );
+    let diags = c.diagnostics(runtime);
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "dr-environment-not-found")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(
+        d["range"],
+        range_of(&changed, "environment: env-gone", "env-gone")
+    );
+    c.stop();
+}
