@@ -640,3 +640,80 @@ fn a_save_picks_up_files_changed_outside_the_editor() {
     );
     c.stop();
 }
+
+/// Neovim, when installed (`.ci/run` installs Debian's; in CI its absence is a failure).
+fn neovim() -> Option<&'static str> {
+    let found = Command::new("nvim")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("Neovim is not installed: `apt-get install neovim`");
+    }
+    found.then_some("nvim")
+}
+
+/// A real editor client: Neovim, headless, starts the server on a fixture, opens the broken
+/// runtime, waits for its diagnostics and writes them to a file.
+#[test]
+fn neovim_receives_the_diagnostics() {
+    let Some(nvim) = neovim() else {
+        eprintln!("SKIPPED: Neovim is not installed");
+        return;
+    };
+    let dir = copy_invalid_fixture("dr-environment-not-found");
+    let root = dir.path().canonicalize().unwrap();
+    let out = root.join("diagnostics.txt");
+    // `vim.lsp.start_client` and `buf_attach_client` exist from Neovim 0.5 to today; Debian
+    // bookworm ships 0.7.
+    let script = format!(
+        r#"
+local client = vim.lsp.start_client({{
+  name = 'nautes-lint',
+  cmd = {{ {bin:?}, 'lsp' }},
+  root_dir = {root:?},
+}})
+vim.cmd('edit ' .. {file:?})
+local buf = vim.api.nvim_get_current_buf()
+vim.lsp.buf_attach_client(buf, client)
+local ok = vim.wait(60000, function() return #vim.diagnostic.get(buf) > 0 end, 50)
+local lines = {{}}
+if not ok then table.insert(lines, 'TIMEOUT') end
+for _, d in ipairs(vim.diagnostic.get(buf)) do
+  table.insert(lines, string.format('%s %d:%d-%d:%d %d %s', d.code or d.user_data.lsp.code,
+    d.lnum, d.col, d.end_lnum, d.end_col, d.severity, d.message:gsub('\n.*', '')))
+end
+vim.fn.writefile(lines, {out:?})
+vim.lsp.stop_client(client)
+vim.cmd('qall!')
+"#,
+        bin = env!("CARGO_BIN_EXE_nautes-lint"),
+        root = root.display().to_string(),
+        file = root.join("runtimes/dr-dev.yaml").display().to_string(),
+        out = out.display().to_string(),
+    );
+    let script_path = root.join("attach.lua");
+    std::fs::write(&script_path, script).unwrap();
+    let status = Command::new(nvim)
+        .args(["--headless", "--clean", "-n", "-c"])
+        .arg(format!("luafile {}", script_path.display()))
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .status()
+        .expect("nvim runs");
+    assert!(status.success(), "{status}");
+    let got = std::fs::read_to_string(&out).expect("the script wrote the diagnostics");
+    let text = std::fs::read_to_string(root.join("runtimes/dr-dev.yaml")).unwrap();
+    let r = range_of(&text, "environment: env-dve", "env-dve");
+    // Neovim's columns are byte offsets of the line; this line is ASCII, so they are the same.
+    let want = format!(
+        "dr-environment-not-found {}:{}-{}:{} 1 environment `env-dve` does not exist",
+        r["start"]["line"], r["start"]["character"], r["end"]["line"], r["end"]["character"]
+    );
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        vec![want.as_str()],
+        "{got}"
+    );
+}
