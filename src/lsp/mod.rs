@@ -830,7 +830,9 @@ impl<'c> Server<'c> {
         let kind = refs::kind_of_key(key, holder)?;
         let start = lsp::Position::new(
             pp.position.line,
-            pp.position.character - typed.chars().map(char::len_utf16).sum::<usize>() as u32,
+            pp.position
+                .character
+                .saturating_sub(typed.chars().map(char::len_utf16).sum::<usize>() as u32),
         );
         let range = lsp::Range::new(start, pp.position);
         self.model()?;
