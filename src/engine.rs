@@ -112,8 +112,9 @@ impl Checked {
 struct Prior<'a> {
     /// The prior tree, whose content ids identify unchanged files.
     tree: Option<&'a dyn Tree>,
-    /// Says which paths hold what they held at the checkpoint (instead of content ids).
-    unchanged: Option<Unchanged<'a>>,
+    /// Says which paths hold what they held at the checkpoint (instead of content ids); the
+    /// checkpoint's results are then in `slots`, to be moved rather than copied.
+    unchanged: Option<(Unchanged<'a>, &'a [Slot])>,
     checked: &'a Checked,
     /// Index in `checked.model.resources` of each file's resource.
     resource_of: Vec<Option<u32>>,
@@ -122,6 +123,10 @@ struct Prior<'a> {
 /// Whether the file at a path is the same as at the checkpoint.
 pub type Unchanged<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
+/// One prior file's results, moved out of a consumed [`Checkpoint`] (each is taken at most once:
+/// paths are unique).
+type Slot = std::sync::Mutex<Option<(Option<Resource>, Vec<Finding>)>>;
+
 impl<'a> Prior<'a> {
     fn new(tree: &'a dyn Tree, checked: &'a Checked) -> Prior<'a> {
         Prior::of(Some(tree), None, checked)
@@ -129,7 +134,7 @@ impl<'a> Prior<'a> {
 
     fn of(
         tree: Option<&'a dyn Tree>,
-        unchanged: Option<Unchanged<'a>>,
+        unchanged: Option<(Unchanged<'a>, &'a [Slot])>,
         checked: &'a Checked,
     ) -> Prior<'a> {
         let mut resource_of = vec![None; checked.file_count];
@@ -158,7 +163,28 @@ impl<'a> Prior<'a> {
         Some(self.moved(old, file))
     }
 
-    /// The results of prior file `old`, moved to `file`.
+    /// The results of prior file `old` taken out of its slot, moved to `file`.
+    fn taken(
+        &self,
+        slots: &[Slot],
+        old: usize,
+        file: u32,
+    ) -> Option<(Option<Resource>, Vec<Finding>)> {
+        let (mut resource, mut findings) = slots
+            .get(old)?
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()?;
+        if let Some(r) = &mut resource {
+            r.file = file;
+        }
+        for f in &mut findings {
+            f.file = file;
+        }
+        Some((resource, findings))
+    }
+
+    /// The results of prior file `old`, copied to `file`.
     fn moved(&self, old: usize, file: u32) -> (Option<Resource>, Vec<Finding>) {
         let resource = self.resource_of[old].map(|r| {
             let mut r = self.checked.model.resources[r as usize].clone();
@@ -267,6 +293,24 @@ fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static str> {
         .collect()
 }
 
+/// Moves each file's resource and findings out of `checked` into a slot per file index.
+fn take_results(checked: &mut Checked) -> Vec<Slot> {
+    let mut results: Vec<(Option<Resource>, Vec<Finding>)> =
+        std::mem::take(&mut checked.file_findings)
+            .into_iter()
+            .map(|f| (None, f))
+            .collect();
+    for r in std::mem::take(&mut checked.model.resources) {
+        if let Some(slot) = results.get_mut(r.file as usize) {
+            slot.0 = Some(r);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| std::sync::Mutex::new(Some(r)))
+        .collect()
+}
+
 /// The per-file results and the model of one check, kept so that the next check of the same
 /// tree after a few edits (an editor's keystrokes) parses only the edited files.
 pub struct Checkpoint {
@@ -282,14 +326,22 @@ impl Checkpoint {
 
 /// [`validate`] without a base, reusing the results of `prior` for every file that `unchanged`
 /// says holds what it held then (the caller knows: it made the edits). The settings must be
-/// those of the prior check. Returns the checkpoint for the next call.
+/// those of the prior check. The prior checkpoint is consumed (its results are moved, not
+/// copied); the new one is returned for the next call.
 pub fn validate_reusing(
     tree: &dyn Tree,
     settings: &Settings,
-    prior: Option<(&Checkpoint, Unchanged<'_>)>,
+    prior: Option<(Checkpoint, Unchanged<'_>)>,
 ) -> (Report, Checkpoint) {
-    let prior = prior.map(|(c, unchanged)| Prior::of(None, Some(unchanged), &c.checked));
-    let checked = check_files(tree, settings, prior.as_ref(), None);
+    let prior = prior.map(|(mut c, unchanged)| {
+        let slots = take_results(&mut c.checked);
+        (c, slots, unchanged)
+    });
+    let reuse = prior
+        .as_ref()
+        .map(|(c, slots, unchanged)| Prior::of(None, Some((*unchanged, slots)), &c.checked));
+    let checked = check_files(tree, settings, reuse.as_ref(), None);
+    drop(reuse);
     drop(prior);
     // The next call reuses them, so they stay.
     let mut findings: Vec<Finding> = checked.file_findings.iter().flatten().cloned().collect();
@@ -406,12 +458,12 @@ fn reuse_or_check(
     let Some(old) = prior.find(path) else {
         return check_file(tree, index, file, path, settings);
     };
-    if let Some(unchanged) = prior.unchanged {
-        return if unchanged(path) {
-            prior.moved(old, file)
-        } else {
-            check_file(tree, index, file, path, settings)
-        };
+    if let Some((unchanged, slots)) = prior.unchanged {
+        return match unchanged(path) {
+            true => prior.taken(slots, old, file),
+            false => None,
+        }
+        .unwrap_or_else(|| check_file(tree, index, file, path, settings));
     }
     if let Some(id) = tree.blob_id(index) {
         return prior
@@ -800,7 +852,7 @@ mod tests {
         assert!(first.diagnostics.is_empty(), "{:?}", summary(&first));
         let changed = MemoryTree::new(new.clone());
         let honest = |p: &str| p != "runtimes/dr-billing-prod.yaml";
-        let (again, _) = validate_reusing(&changed, &settings(), Some((&checkpoint, &honest)));
+        let (again, _) = validate_reusing(&changed, &settings(), Some((checkpoint, &honest)));
         let plain = validate(&changed, None, &settings());
         assert!(!plain.diagnostics.is_empty());
         assert_eq!(summary(&plain), summary(&again));
@@ -808,7 +860,8 @@ mod tests {
         assert_eq!(plain.skipped_rules, again.skipped_rules);
         // Trusted: a file said unchanged keeps its prior result even though it changed.
         let lying = |_: &str| true;
-        let (stale, next) = validate_reusing(&changed, &settings(), Some((&checkpoint, &lying)));
+        let (_, checkpoint) = validate_reusing(&MemoryTree::new(base), &settings(), None);
+        let (stale, next) = validate_reusing(&changed, &settings(), Some((checkpoint, &lying)));
         assert!(
             stale
                 .diagnostics

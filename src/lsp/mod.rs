@@ -542,7 +542,7 @@ impl<'c> Server<'c> {
         let unchanged = |p: &str| !edited.contains(p);
         let prior = self
             .checkpoint
-            .as_ref()
+            .take()
             .map(|c| (c, &unchanged as crate::engine::Unchanged<'_>));
         let (mut report, checkpoint) = crate::engine::validate_reusing(&view, settings, prior);
         drop(view);
