@@ -38,7 +38,8 @@ pub struct LspArgs {
     pub root: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SettingsArgs,
-    /// Where the rule documentation is published: each diagnostic's code links to URL#RULE.
+    /// Where docs/rules.md is published (for instance its page on your GitLab): each
+    /// diagnostic's code links to the rule's section, URL#RULE.
     /// Without it, diagnostics carry the rule id only (hover over an id in
     /// `lint.nautes.io/ignore` shows its documentation).
     #[arg(long, value_name = "URL", env = "NAUTES_LINT_RULES_URL")]
@@ -654,7 +655,7 @@ impl<'c> Server<'c> {
 
     fn rule_link(&self, rule: &str) -> Option<lsp::CodeDescription> {
         let base = self.args.rules_url.as_deref()?;
-        let href = format!("{}#{rule}", base.trim_end_matches('#'))
+        let href = format!("{}#{}", base.trim_end_matches('#'), rule_anchor(rule))
             .parse()
             .ok()?;
         Some(lsp::CodeDescription { href })
@@ -976,6 +977,15 @@ fn summary(model: &Model, r: &Resource) -> String {
     parts.join("; ")
 }
 
+/// The anchor GitHub and GitLab give the heading `## RULE` of docs/rules.md: punctuation other
+/// than `-` and `_` is dropped (`yaml-1.1-ambiguity` -> `yaml-11-ambiguity`).
+fn rule_anchor(rule: &str) -> String {
+    rule.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 fn markdown(value: String, range: lsp::Range) -> lsp::Hover {
     lsp::Hover {
         contents: lsp::HoverContents::Markup(lsp::MarkupContent {
@@ -1006,4 +1016,19 @@ fn word_at(idx: &LineIndex<'_>, pos: lsp::Position) -> Option<(String, lsp::Rang
             idx.position_of_byte(line_start + end),
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rule_anchors_are_the_headings_slugs() {
+        assert_eq!(
+            super::rule_anchor("yaml-1.1-ambiguity"),
+            "yaml-11-ambiguity"
+        );
+        assert_eq!(
+            super::rule_anchor("dr-environment-not-found"),
+            "dr-environment-not-found"
+        );
+    }
 }
