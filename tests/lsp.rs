@@ -717,3 +717,26 @@ vim.cmd('qall!')
         "{got}"
     );
 }
+
+#[test]
+fn the_config_flag_applies_as_in_check() {
+    let dir = copy_invalid_fixture("dr-environment-not-found");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = elsewhere.path().join("lint.yaml");
+    std::fs::write(
+        &config,
+        "product: product-7\nrules:\n  dr-environment-not-found: warning\n",
+    )
+    .unwrap();
+    let (mut c, _) = Client::start(dir.path(), &["--config", config.to_str().unwrap()]);
+    let rel = "runtimes/dr-dev.yaml";
+    c.open(rel);
+    let diags = c.diagnostics(rel);
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "dr-environment-not-found")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    // 2: Warning, as the configuration says (the rule's default is an error).
+    assert_eq!(d["severity"], 2, "{d}");
+    c.stop();
+}
