@@ -3,7 +3,7 @@
 # it checks is broken (the name gets `-old` appended, as a bad merge of a renamed product would
 # leave it: no name within the "did you mean" limit, so every search runs to its end), at 10k,
 # 20k and 40k runtimes. Prints one markdown row per rule with the CPU seconds (user + system) of
-# `check` and the 40k/10k ratio; a linear rule stays near 4.
+# `check` (the least of RUNS runs, default 3) and the 40k/10k ratio; a linear rule stays near 4.
 #   scripts/bench-broken.sh [SIZES...]     default: 10000 20000 40000
 # CPU time rather than wall time: the ratio is then less sensitive to other load on the machine.
 set -euo pipefail
@@ -36,18 +36,25 @@ for n in "${sizes[@]}"; do
   [ -d "$clean" ] || target/release/examples/generate "$clean" "$n" >/dev/null
   for c in "${cases[@]}"; do
     IFS='|' read -r rule files subst <<<"$c"
-    work="$dir/work"
-    rm -rf "$work"
-    cp -r "$clean" "$work"
+    # Broken in place and mended after: no name the generator writes ends in `-old`.
     # shellcheck disable=SC2086 # the glob is meant to expand
-    (cd "$work" && find $files -name '*.yaml' -print0 | xargs -0 perl -pi -e "$subst")
-    found=$("$bin" check "$work" --format json | grep -c "\"rule\": \"${rule%-all-three}" || true)
-    t=$( { /usr/bin/time -f "%U %S" "$bin" check "$work" --format json >/dev/null; } 2>&1 | tail -1)
-    cpu[$rule,$n]=$(awk '{printf "%.2f", $1 + $2}' <<<"$t")
+    (cd "$clean" && find $files -name '*.yaml' -print0 | xargs -0 perl -pi -e "$subst")
+    # The least CPU time of RUNS runs (default 3): other load on the machine only adds to it.
+    # `check` exits 1 on these trees: that is the point, not a failure of the benchmark.
+    best=""
+    for _ in $(seq "${RUNS:-3}"); do
+      t=$( { /usr/bin/time -f "%U %S" "$bin" check "$clean" --format json >"$dir/report.json" || true; } 2>&1 | tail -1)
+      t=$(awk '{printf "%.2f", $1 + $2}' <<<"$t")
+      best=$(awk -v a="$t" -v b="$best" 'BEGIN {print (b == "" || a < b) ? a : b}')
+    done
+    found=$(grep -c "\"rule\": \"${rule%-all-three}" "$dir/report.json" || true)
+    # shellcheck disable=SC2086
+    (cd "$clean" && find $files -name '*.yaml' -print0 | xargs -0 perl -pi -e 's/-old$//')
+    cpu[$rule,$n]=$best
     echo "$rule at $n runtimes: ${cpu[$rule,$n]} s CPU, $found findings of the rule" >&2
   done
 done
-rm -rf "$dir/work"
+rm -f "$dir/report.json"
 
 header="| rule (every reference broken) |"
 line="|---|"

@@ -1,7 +1,7 @@
 //! `.nautes-lint.yaml`: the repository's own settings. Unknown keys are an error, so a typo never
 //! silently does nothing.
 
-use crate::engine::Level;
+use crate::engine::{Level, Settings};
 use crate::yaml::{self, Node, NodeKind};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,43 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// What a caller sets over a configuration file: the command line's flags. The service sets
+/// nothing (a repository's own file is all it has).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub product: Option<String>,
+    pub nautes_version: Option<(u32, u32, u32)>,
+    /// `Some(true)` for `--strict`, `Some(false)` for `--no-strict`.
+    pub strict: Option<bool>,
+}
+
+/// The one way from a configuration file plus overrides to the engine's [`Settings`]: `check`,
+/// the hooks and the service all build theirs here. `clusters` is the inventory, shared (a
+/// generated one holds tens of thousands of clusters; the service hands it to every job).
+pub fn settings(
+    cfg: Config,
+    over: Overrides,
+    clusters: Option<std::sync::Arc<crate::engine::Clusters>>,
+) -> Result<Settings, String> {
+    let ignore = if cfg.ignore.is_empty() {
+        None
+    } else {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in &cfg.ignore {
+            b.add(globset::Glob::new(g).map_err(|e| format!("{FILE_NAME}: {e}"))?);
+        }
+        Some(b.build().map_err(|e| format!("{FILE_NAME}: {e}"))?)
+    };
+    Ok(Settings {
+        product: over.product.or(cfg.product),
+        nautes_version: over.nautes_version.or(cfg.nautes_version),
+        strict: over.strict.or(cfg.strict).unwrap_or(false),
+        levels: cfg.rules,
+        ignore,
+        clusters,
+    })
+}
 
 const KEYS: &[&str] = &[
     "product",

@@ -25,8 +25,11 @@ pub struct Settings {
     pub strict: bool,
     pub levels: HashMap<String, Level>,
     pub ignore: Option<globset::GlobSet>,
-    pub clusters: Option<HashMap<String, Cluster>>,
+    pub clusters: Option<Arc<Clusters>>,
 }
+
+/// The cluster inventory by name.
+pub type Clusters = HashMap<String, Cluster>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProductSource {
@@ -582,7 +585,7 @@ fn run_tree_rules(
     let ctx = TreeCtx {
         model,
         product,
-        clusters: settings.clusters.as_ref(),
+        clusters: settings.clusters.as_deref(),
         base,
         nautes_version: settings.nautes_version,
     };

@@ -265,19 +265,26 @@ fn gitignored_files_are_skipped() {
 }
 
 #[test]
-fn a_folder_without_resources_passes_with_a_warning() {
+fn a_folder_without_resources_fails_unless_allowed() {
     // A CI job pointed at the wrong folder must not look like a clean repository.
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("README.md"), "not a default.project\n").expect("write");
     let out = bin().arg("check").arg(dir.path()).output().expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("warning: no resource files in"), "{stderr}");
-    assert!(stderr.contains("nothing was checked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds no resource files"), "{stderr}");
+    assert!(stderr.contains("projects/, envs/"), "{stderr}");
+    assert!(stderr.contains("--allow-empty"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "no report of a check that did not happen"
+    );
     let out = bin()
-        .arg("check")
-        .arg(fixture("valid/demo"))
+        .args(["check", "--allow-empty", "--format", "json"])
+        .arg(dir.path())
         .output()
         .expect("runs");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("nothing was checked"));
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["summary"]["files"], 0);
 }

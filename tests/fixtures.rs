@@ -4,8 +4,44 @@
 mod common;
 use common::*;
 
-/// Rules that cannot have a plain-tree fixture: they need a base revision (tests/git_hooks.rs).
-const NEEDS_BASE: &[&str] = &["dr-destination-changed"];
+/// Where a rule's fixture is checked and the flags it takes. A rule that needs a base revision
+/// has `base/` and `head/` trees: they become a repository whose commit holds `base/` and whose
+/// working tree holds `head/`, checked with `--base HEAD`, as a developer would before committing.
+struct Checked {
+    dir: std::path::PathBuf,
+    args: &'static [&'static str],
+    _repo: Option<tempfile::TempDir>,
+}
+
+fn checked_fixture(id: &str) -> Checked {
+    let dir = fixture(&format!("invalid/{id}"));
+    if !dir.join("base").is_dir() {
+        return Checked {
+            dir,
+            args: &[],
+            _repo: None,
+        };
+    }
+    let repo = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let out = tools::git_cmd(repo.path())
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    tools::copy_dir(&dir.join("base"), repo.path());
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    git(&["rm", "-rqf", "."]);
+    tools::copy_dir(&dir.join("head"), repo.path());
+    Checked {
+        dir: repo.path().to_path_buf(),
+        args: &["--base", "HEAD"],
+        _repo: Some(repo),
+    }
+}
 
 fn rule_ids() -> Vec<String> {
     let out = bin().arg("rules").output().expect("runs");
@@ -21,13 +57,14 @@ fn rule_ids() -> Vec<String> {
 fn every_rule_has_a_fixture_that_breaks_exactly_it() {
     let ids = rule_ids();
     assert!(ids.len() >= 40, "{ids:?}");
-    for id in ids.iter().filter(|id| !NEEDS_BASE.contains(&id.as_str())) {
-        let dir = fixture(&format!("invalid/{id}"));
-        let expected = std::fs::read_to_string(dir.join("expected.txt"))
+    for id in &ids {
+        let checked = checked_fixture(id);
+        // A two-tree fixture keeps it in `head/`, the tree it describes.
+        let expected = std::fs::read_to_string(checked.dir.join("expected.txt"))
             .unwrap_or_else(|_| panic!("fixture for {id}"));
         let (want_rule, want_at) = expected.trim().split_once(' ').expect("`rule path:line`");
         assert_eq!(want_rule, id);
-        let (code, report) = check_json(&dir, &[]);
+        let (code, report) = check_json(&checked.dir, checked.args);
         let got = findings(&report);
         assert_eq!(got, vec![(id.clone(), want_at.to_owned())], "fixture {id}");
         let severity = report["diagnostics"][0]["severity"]
@@ -43,13 +80,13 @@ fn every_rule_has_a_fixture_that_breaks_exactly_it() {
 
 #[test]
 fn human_output_snapshots() {
-    for id in rule_ids()
-        .iter()
-        .filter(|id| !NEEDS_BASE.contains(&id.as_str()))
-    {
+    for id in rule_ids() {
+        let checked = checked_fixture(&id);
         let out = bin()
+            .current_dir(&checked.dir)
             .arg("check")
-            .arg(fixture(&format!("invalid/{id}")))
+            .arg(".")
+            .args(checked.args)
             .output()
             .expect("runs");
         let text = String::from_utf8(out.stdout).expect("utf-8");

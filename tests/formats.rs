@@ -14,7 +14,8 @@ fn fixtures() -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
         .expect("fixtures/invalid exists")
         .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.is_dir())
+        // A fixture with `base/` and `head/` trees needs a repository (tests/fixtures.rs).
+        .filter(|p| p.is_dir() && !p.join("base").is_dir())
         .map(|p| {
             let id = p.file_name().unwrap().to_string_lossy().into_owned();
             (id, p)
@@ -395,6 +396,22 @@ fn format_and_output_pairing() {
             t(Format::Junit, Some("junit.xml"))
         ]
     );
+    // `-` is standard output, and pairs like a file.
+    assert_eq!(
+        targets(&args(
+            &[(2, Format::Json), (6, Format::Sarif)],
+            &[(4, "-"), (8, "s.sarif")]
+        ))
+        .unwrap(),
+        [t(Format::Json, None), t(Format::Sarif, Some("s.sarif"))]
+    );
+    assert!(
+        targets(&args(
+            &[(2, Format::Json), (6, Format::Sarif)],
+            &[(4, "-"), (8, "-")]
+        ))
+        .is_err()
+    );
     // An output before any format, two formats on standard output, one file twice: refused.
     assert!(targets(&args(&[(4, Format::Json), (6, Format::Sarif)], &[(2, "x")])).is_err());
     assert!(targets(&args(&[(2, Format::Json), (4, Format::Sarif)], &[])).is_err());
@@ -405,6 +422,16 @@ fn format_and_output_pairing() {
         ))
         .is_err()
     );
+}
+
+#[test]
+fn output_dash_writes_to_standard_output() {
+    let dir = copy_invalid_fixture("dr-environment-not-found");
+    let (stdout, _, code) = check(dir.path(), &["--format", "json", "--output", "-"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).expect("the JSON report on stdout");
+    assert_eq!(report["diagnostics"][0]["rule"], "dr-environment-not-found");
+    assert!(!dir.path().join("-").exists(), "no file named `-`");
 }
 
 #[test]
@@ -431,13 +458,32 @@ fn progress_only_for_a_person_watching_a_large_check() {
 
 /// The CI template writes the reports it publishes, checks against the merge request's target
 /// branch with the flags the CLI has, and keeps the reports of a failed job.
+/// A GitLab CI file of this repository, parsed.
+fn ci_file(rel: &str) -> nautes_lint::yaml::Parsed {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let parsed = nautes_lint::yaml::parse(&text);
+    assert!(parsed.issues.is_empty(), "{rel}: {:?}", parsed.issues);
+    parsed
+}
+
+/// The `script` of `job`, its items one after another, as the runner runs them in one shell.
+fn job_script(parsed: &nautes_lint::yaml::Parsed, job: &str) -> String {
+    parsed.documents[0]
+        .root
+        .get(job)
+        .and_then(|j| j.get("script"))
+        .and_then(|s| s.as_seq())
+        .unwrap_or_else(|| panic!("job {job} has a script"))
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn gitlab_ci_template() {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/gitlab-ci.yml"))
-            .expect("ci/gitlab-ci.yml");
-    let parsed = nautes_lint::yaml::parse(&text);
-    assert!(parsed.issues.is_empty(), "{:?}", parsed.issues);
+    let parsed = ci_file("ci/gitlab-ci.yml");
     let root = &parsed.documents[0].root;
     let job = root.get("nautes-lint").expect("a nautes-lint job");
     let artifacts = job.get("artifacts").expect("artifacts");
@@ -477,4 +523,183 @@ fn gitlab_ci_template() {
         script.contains("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
         "{script}"
     );
+    assert!(
+        script.contains("CI_MERGE_REQUEST_DIFF_BASE_SHA"),
+        "{script}"
+    );
+    assert!(!script.contains("cargo install nautes-lint"), "{script}");
+}
+
+#[test]
+fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls() {
+    let parsed = ci_file(".gitlab-ci.yml");
+    let root = &parsed.documents[0].root;
+    let test = job_script(&parsed, "test");
+    for step in [
+        "cargo fmt --all -- --check",
+        "cargo clippy --all-targets --locked -- -D warnings",
+        "cargo nextest run --locked",
+    ] {
+        assert!(test.contains(step), "{test}");
+    }
+    let build = job_script(&parsed, "build");
+    assert!(build.contains("cargo build --release --locked"), "{build}");
+    let artifact = root
+        .get("build")
+        .and_then(|j| j.get("artifacts"))
+        .and_then(|a| a.get("paths"))
+        .and_then(|p| p.as_seq())
+        .and_then(|p| p.first())
+        .and_then(|p| p.as_str());
+    assert_eq!(artifact, Some("target/release/nautes-lint"));
+    let image = job_script(&parsed, "container-image");
+    assert!(
+        image.contains("docker build -f deploy/Containerfile -t \"$CI_REGISTRY_IMAGE:"),
+        "{image}"
+    );
+    assert!(
+        image.contains("--target ci -t \"$CI_REGISTRY_IMAGE/ci:"),
+        "{image}"
+    );
+    assert!(
+        image.contains("docker push \"$CI_REGISTRY_IMAGE/ci:$tag\""),
+        "{image}"
+    );
+    let containerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/Containerfile"))
+            .expect("deploy/Containerfile");
+    assert!(containerfile.contains(" AS ci\n"), "a `ci` stage");
+    // The template's default image is that `ci` image, under the registry of the group that
+    // keeps nautes-lint.
+    let template = ci_file("ci/gitlab-ci.yml");
+    let default_image = template.documents[0]
+        .root
+        .get("variables")
+        .and_then(|v| v.get("NAUTES_LINT_IMAGE"))
+        .and_then(|v| v.as_str())
+        .expect("NAUTES_LINT_IMAGE");
+    assert!(
+        default_image.starts_with("$CI_REGISTRY/") && default_image.ends_with("/ci:latest"),
+        "{default_image}"
+    );
+}
+
+/// Runs the template's script as GitLab's runner would, in the clone `dir`, for a merge request
+/// into `main` whose merge base is `base`. The binary under test is the one on the PATH.
+fn run_ci_template(dir: &Path, base: &str) -> std::process::Output {
+    let script = job_script(&ci_file("ci/gitlab-ci.yml"), "nautes-lint");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_nautes-lint"))
+        .parent()
+        .expect("a folder");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = std::process::Command::new("sh");
+    c.current_dir(dir)
+        .args(["-ec", &script])
+        .env("PATH", path)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env("CI_PROJECT_DIR", dir)
+        .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+        .env("CI_MERGE_REQUEST_DIFF_BASE_SHA", base)
+        .env("NAUTES_LINT_ARGS", "")
+        // Shallower than the merge base, so the job has to deepen its fetch.
+        .env("NAUTES_LINT_FETCH_DEPTH", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("NAUTES_LINT_CLUSTERS");
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+    ] {
+        c.env_remove(var);
+    }
+    c.output().expect("sh runs")
+}
+
+#[test]
+fn the_ci_template_compares_a_merge_request_with_its_merge_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin");
+    let git = |dir: &Path, args: &[&str]| {
+        let out = tools::git_cmd(dir).args(args).output().expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    std::fs::create_dir_all(&origin).unwrap();
+    git(&origin, &["init", "-q"]);
+    tools::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid/dr-destination-changed/base"),
+        &origin,
+    );
+    // An old error on main: a runtime whose environment does not exist.
+    let runtime = std::fs::read_to_string(origin.join("runtimes/dr-dev.yaml")).unwrap();
+    std::fs::write(
+        origin.join("runtimes/dr-old.yaml"),
+        runtime
+            .replace("name: dr-dev", "name: dr-old")
+            .replace("environment: env-dev", "environment: env-gone")
+            .replace("path: manifests/development", "path: manifests/old"),
+    )
+    .unwrap();
+    git(&origin, &["add", "-A"]);
+    git(&origin, &["commit", "-qm", "old error"]);
+    let merge_base = git(&origin, &["rev-parse", "HEAD"]);
+    // The merge request branches off, changes something harmless...
+    git(&origin, &["checkout", "-qb", "mr"]);
+    std::fs::write(origin.join("README.md"), "docs\n").unwrap();
+    git(&origin, &["add", "-A"]);
+    git(&origin, &["commit", "-qm", "docs"]);
+    // ...and main fixes the old error afterwards.
+    git(&origin, &["checkout", "-q", "main"]);
+    git(&origin, &["rm", "-q", "runtimes/dr-old.yaml"]);
+    git(&origin, &["commit", "-qm", "fix the old error"]);
+    let clone = |name: &str| {
+        let url = format!("file://{}", origin.display());
+        let dir = tmp.path().join(name);
+        git(
+            tmp.path(),
+            &["clone", "-q", "--depth", "1", "--branch", "mr", &url, name],
+        );
+        dir
+    };
+    let ci = clone("ci");
+    let out = run_ci_template(&ci, &merge_base);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("ok: no new errors (1 already in the base)"),
+        "{log}"
+    );
+    assert!(ci.join("gl-code-quality-report.json").exists());
+    // Against the target's tip the old error would have counted as the merge request's.
+    let out = bin()
+        .current_dir(&ci)
+        .args(["check", ".", "--base", "origin/main", "--new-only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // A new error in the merge request still fails the job.
+    git(&origin, &["checkout", "-q", "mr"]);
+    std::fs::write(
+        origin.join("runtimes/dr-dev.yaml"),
+        runtime.replace("codeRepo: repo-42", "codeRepo: repo-43"),
+    )
+    .unwrap();
+    git(&origin, &["commit", "-qam", "a new error"]);
+    let ci = clone("ci2");
+    let out = run_ci_template(&ci, &merge_base);
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("dr-coderepo-not-found (new)"), "{log}");
 }

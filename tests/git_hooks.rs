@@ -121,6 +121,28 @@ fn work_repo_with_remote(root: &Path) -> (PathBuf, PathBuf) {
     (w, remote)
 }
 
+/// A repository whose commit is the base tree of the `dr-destination-changed` fixture: runtime
+/// `dr-dev` on `env-dev`, and a second environment `env-qa` on its own cluster, so that moving
+/// the runtime breaks nothing but the destination rule.
+fn two_environment_repo(root: &Path) -> PathBuf {
+    let w = root.join("work");
+    std::fs::create_dir_all(&w).unwrap();
+    git_ok(&w, &["init", "-q"]);
+    copy_dir(&fixtures().join("invalid/dr-destination-changed/base"), &w);
+    commit_all(&w, "two environments");
+    w
+}
+
+/// The rules of the diagnostics of a JSON report, in its order.
+fn rules_of(out: &Output) -> Vec<String> {
+    json(out)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn commit_all(dir: &Path, message: &str) -> String {
     git_ok(dir, &["add", "-A"]);
     git_ok(dir, &["commit", "-q", "--no-verify", "-m", message]);
@@ -148,6 +170,10 @@ fn check_rev_in_a_bare_repository_equals_check_on_a_checkout() {
         // A symlink leaving the tree: a checkout resolves it (and refuses), a revision holds only
         // the link and says so, so the message differs by design.
         if name == "unreadable-file" {
+            continue;
+        }
+        // `base/` and `head/` trees are two revisions, not one (tests/fixtures.rs).
+        if fixture.join("base").is_dir() {
             continue;
         }
         let work = tmp.path().join(&name);
@@ -287,35 +313,167 @@ fn base_marks_new_findings_and_new_only_fails_only_on_them() {
 }
 
 #[test]
-fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
+fn the_human_output_labels_new_and_old_findings() {
     let tmp = TempDir::new().unwrap();
     let w = work_repo(tmp.path());
-    // A second environment, so that moving to it breaks nothing but the destination rule.
-    let env = std::fs::read_to_string(w.join("envs/env-dev.yaml")).unwrap();
-    write(
-        &w,
-        "envs/env-qa.yaml",
-        &env.replace("name: env-dev", "name: env-qa")
-            .replace("cluster: cluster-dev", "cluster: cluster-qa"),
+    // An old error in the base: a second runtime whose environment does not exist.
+    let broken = std::fs::read_to_string(w.join(RUNTIME))
+        .unwrap()
+        .replace("name: dr-dev", "name: dr-old")
+        .replace("environment: env-dev", "environment: env-gone")
+        .replace("path: manifests/development", "path: manifests/old");
+    write(&w, "runtimes/dr-old.yaml", &broken);
+    commit_all(&w, "old error");
+    let out = lint(&w, &["check", "--base", "HEAD", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("dr-environment-not-found (already in the base)"),
+        "{t}"
     );
-    let cluster = std::fs::read_to_string(w.join("clusters/cluster-dev.yaml")).unwrap();
-    write(
-        &w,
-        "clusters/cluster-qa.yaml",
-        &cluster
-            .replace("name: cluster-dev", "name: cluster-qa")
-            .replace("cluster-dev.example.com", "cluster-qa.example.com")
-            .replace("dev.example.com", "qa.example.com"),
+    let last = t.lines().last().unwrap();
+    assert!(
+        last.starts_with("ok: no new errors (1 already in the base)"),
+        "{t}"
     );
-    commit_all(&w, "qa environment");
-    let rules_of = |out: &Output| -> Vec<String> {
-        json(out)["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["rule"].as_str().unwrap().to_owned())
-            .collect()
+    // A new one is labelled new, and the run fails.
+    set_environment(&w, "env-dve");
+    let out = lint(&w, &["check", "--base", "HEAD", "--new-only", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("dr-environment-not-found (new)"), "{t}");
+    assert!(t.lines().last().unwrap().starts_with("failed: "), "{t}");
+    // Without a base there is nothing to label.
+    let t = text(&lint(&w, &["check", "."]));
+    assert!(
+        !t.contains("(new)") && !t.contains("already in the base"),
+        "{t}"
+    );
+}
+
+#[test]
+fn bad_revisions_get_a_sentence() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    git_ok(&w, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let fails = |args: &[&str], says: &str| {
+        let out = lint(&w, args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(says), "{args:?}: {t}");
+        // None of gix's parser state.
+        assert!(
+            !t.contains("delegate") && !t.contains("input="),
+            "{args:?}: {t}"
+        );
     };
+    fails(
+        &["check", "--base", "HEAD~5", "."],
+        "revision `HEAD~5` does not exist: `HEAD` has no such ancestor (its first-parent history has 2 commits",
+    );
+    fails(
+        &["check", "--rev", "no-such-branch", "."],
+        "revision `no-such-branch` does not exist: no branch, tag or commit is called that",
+    );
+    fails(
+        &["check", "--base", "nope~1", "."],
+        "no branch, tag or commit is called `nope`",
+    );
+    fails(
+        &[
+            "check",
+            "--base",
+            "0123456789abcdef0123456789abcdef01234567",
+            ".",
+        ],
+        "commit `0123456789abcdef0123456789abcdef01234567` is missing from the repository",
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    git_ok(&empty, &["init", "-q"]);
+    let out = lint(&empty, &["check", "--rev", "HEAD", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("the current branch has no commits yet"),
+        "{}",
+        text(&out)
+    );
+    git_ok(&empty, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    let out = lint(
+        &empty,
+        &[
+            "check",
+            "--rev",
+            "HEAD",
+            "--base",
+            "HEAD~1",
+            "--allow-empty",
+            ".",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("its first-parent history has 1 commit;"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn nothing_to_check_fails_closed() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    // A bare repository has no working tree: say to check a revision.
+    let bare = tmp.path().join("bare.git");
+    git_ok(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            w.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let out = lint(&bare, &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is a bare git repository"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("`--rev HEAD`"), "{}", text(&out));
+    let out = lint(&bare, &["check", "--rev", "HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A commit with no resource file is not a clean product: it is the wrong path or tree.
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    git_ok(&docs, &["init", "-q"]);
+    write(&docs, "README.md", "not a default.project\n");
+    write(&docs, "envs/README.md", "no resources here\n");
+    commit_all(&docs, "docs only");
+    let out = lint(&docs, &["check", "--rev", "HEAD", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("revision `HEAD` holds no resource files"), "{t}");
+    assert!(t.contains("--allow-empty"), "{t}");
+    // The same through a folder of the revision.
+    let out = lint(&w, &["check", "--rev", "HEAD", "runtimes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`runtimes` of revision `HEAD` holds no resource files"),
+        "{}",
+        text(&out)
+    );
+    // A product repository that is really empty says so.
+    let out = lint(&docs, &["check", "--rev", "HEAD", "--allow-empty", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
     let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
     assert_eq!(rules_of(&out), Vec::<String>::new(), "{}", text(&out));
 
@@ -382,6 +540,98 @@ fn dr_destination_changed_with_either_destination_form_and_across_a_rename() {
 }
 
 #[test]
+fn a_runtime_on_an_environment_that_did_not_exist_can_be_corrected() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
+    // The runtime was added with a typo: Nautes never deployed it, so correcting it moves nothing.
+    set_environment(&w, "env-dve");
+    let base = commit_all(&w, "typo");
+    set_environment(&w, "env-dev");
+    let head = commit_all(&w, "fix the typo");
+    let out = lint(
+        &w,
+        &["check", "--rev", &head, "--base", &base, "--new-only", "."],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = lint(
+        &w,
+        &[
+            "check", "--rev", &head, "--base", &base, "--format", "json", ".",
+        ],
+    );
+    assert_eq!(rules_of(&out), Vec::<String>::new(), "{}", text(&out));
+    // A second wrong environment is still this change's error, but not a move.
+    set_environment(&w, "env-qaa");
+    let out = lint(&w, &["check", "--base", &base, "--format", "json", "."]);
+    assert_eq!(
+        rules_of(&out),
+        ["dr-environment-not-found"],
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_moved_runtime_is_never_told_to_keep_an_environment_that_is_gone() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
+    std::fs::remove_file(w.join("envs/env-dev.yaml")).unwrap();
+    set_environment(&w, "env-qa");
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    let v = json(&out);
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "dr-destination-changed")
+        .unwrap_or_else(|| panic!("the runtime still moves: {v:#}"));
+    let help = d["help"].as_str().unwrap();
+    assert!(!help.contains("keep `env-dev`"), "{help}");
+    assert!(help.contains("deletes `env-dev`"), "{help}");
+    // With the environment still there, keeping it is the advice.
+    copy_dir(
+        &fixtures().join("invalid/dr-destination-changed/base/envs"),
+        &w.join("envs"),
+    );
+    let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);
+    let v = json(&out);
+    assert_eq!(rules_of(&out), ["dr-destination-changed"], "{v:#}");
+    let help = v["diagnostics"][0]["help"].as_str().unwrap();
+    assert!(help.starts_with("keep `env-dev`"), "{help}");
+}
+
+#[test]
+fn a_runtime_with_other_errors_in_the_base_still_keeps_its_environment() {
+    let tmp = TempDir::new().unwrap();
+    let w = two_environment_repo(tmp.path());
+    // Its environment existed, so an earlier revision may have deployed it there: the other
+    // error does not make the move safe.
+    let runtime = std::fs::read_to_string(w.join(RUNTIME)).unwrap();
+    write(
+        &w,
+        RUNTIME,
+        &runtime.replace("codeRepo: repo-42", "codeRepo: repo-nope"),
+    );
+    commit_all(&w, "broken code repo");
+    write(&w, RUNTIME, &runtime);
+    set_environment(&w, "env-qa");
+    let out = lint(
+        &w,
+        &[
+            "check",
+            "--base",
+            "HEAD",
+            "--new-only",
+            "--format",
+            "json",
+            ".",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(rules_of(&out), ["dr-destination-changed"], "{}", text(&out));
+}
+
+#[test]
 fn deleting_a_referenced_resource_says_so_and_points_at_the_deleted_file() {
     let tmp = TempDir::new().unwrap();
     let w = work_repo(tmp.path());
@@ -422,6 +672,97 @@ fn deleting_a_referenced_resource_says_so_and_points_at_the_deleted_file() {
 
 // ---------------------------------------------------------------------------------------------
 // pre-commit
+
+#[test]
+fn install_hooks_keeps_an_edited_hook_and_every_backup() {
+    let tmp = TempDir::new().unwrap();
+    let w = work_repo(tmp.path());
+    let hook = w.join(".git/hooks/pre-commit");
+    let orig = w.join(".git/hooks/pre-commit.orig");
+    assert_eq!(
+        lint(&w, &["install-hooks", "--pre-commit"]).status.code(),
+        Some(0)
+    );
+    // The user adds a line to our hook: a plain reinstall keeps it and says so.
+    let edited = std::fs::read_to_string(&hook)
+        .unwrap()
+        .replace("exec ", "echo edited >&2\nexec ");
+    std::fs::write(&hook, &edited).unwrap();
+    let out = lint(&w, &["install-hooks", "--pre-commit"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("edited"), "{}", text(&out));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), edited);
+    // --force replaces it and keeps the edited one.
+    let out = lint(&w, &["install-hooks", "--pre-commit", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&orig).unwrap(), edited);
+    // Another tool's hook replaced again: the first backup stays, the second gets its own name.
+    std::fs::write(&hook, "#!/bin/sh\necho other\n").unwrap();
+    let out = lint(&w, &["install-hooks", "--pre-commit", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&orig).unwrap(), edited);
+    assert_eq!(
+        std::fs::read_to_string(w.join(".git/hooks/pre-commit.orig.1")).unwrap(),
+        "#!/bin/sh\necho other\n"
+    );
+    assert!(text(&out).contains("pre-commit.orig.1"), "{}", text(&out));
+    // An unedited hook of ours is updated in place, with no backup.
+    let out = lint(&w, &["install-hooks", "--pre-commit", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!w.join(".git/hooks/pre-commit.orig.2").exists());
+}
+
+#[test]
+fn client_hooks_honour_nautes_lint_skip() {
+    let tmp = TempDir::new().unwrap();
+    let (w, _remote) = work_repo_with_remote(tmp.path());
+    assert_eq!(lint(&w, &["install-hooks"]).status.code(), Some(0));
+    set_environment(&w, "env-dve");
+    git_ok(&w, &["add", RUNTIME]);
+    let blocked = git(&w, &["commit", "-qm", "broken"]);
+    assert!(!blocked.status.success(), "{}", text(&blocked));
+    let out = git_cmd(&w)
+        .env("NAUTES_LINT_SKIP", "1")
+        .args(["commit", "-qm", "broken"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("skipped"), "{}", text(&out));
+    let blocked = git(&w, &["push", "-q", "origin", "main"]);
+    assert!(!blocked.status.success(), "{}", text(&blocked));
+    let out = git_cmd(&w)
+        .env("NAUTES_LINT_SKIP", "1")
+        .args(["push", "-q", "origin", "main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("NAUTES_LINT_SKIP"), "{}", text(&out));
+    // Any other value checks as usual.
+    let out = lint_env(&w, &["hook", "pre-commit"], &[("NAUTES_LINT_SKIP", "0")]);
+    assert!(!text(&out).contains("skipped"), "{}", text(&out));
+}
+
+#[test]
+fn hook_help_lists_only_what_each_hook_takes() {
+    let help = |hook: &str| text(&lint(Path::new("."), &["hook", hook, "--help"]));
+    assert!(
+        !help("pre-commit").contains("--tags"),
+        "{}",
+        help("pre-commit")
+    );
+    assert!(help("pre-push").contains("--tags"), "{}", help("pre-push"));
+    assert!(
+        help("pre-push").contains("[REMOTE] [URL]"),
+        "{}",
+        help("pre-push")
+    );
+    assert!(
+        help("pre-receive").contains("--tags"),
+        "{}",
+        help("pre-receive")
+    );
+}
 
 #[test]
 fn pre_commit_checks_what_is_staged() {
@@ -1122,4 +1463,9 @@ fn pre_push_compares_a_new_branch_with_what_the_remote_refs_reach() {
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("environment `env-nope` does not exist"), "{t}");
     assert!(!t.contains("env-gone"), "the old error is not counted: {t}");
+    // One error, in the singular.
+    assert!(
+        t.contains("push blocked: 1 new error in refs/heads/feature"),
+        "{t}"
+    );
 }

@@ -57,6 +57,23 @@ fn a_diagnostic_has_every_contract_field() {
             .iter()
             .any(|r| r == "dr-cluster-not-deployment")
     );
+    let summary_keys: Vec<&str> = s
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        summary_keys,
+        [
+            "files",
+            "resources",
+            "errors",
+            "warnings",
+            "skipped_rules",
+            "product"
+        ]
+    );
     let d = &report["diagnostics"][0];
     assert_eq!(d["rule"], "dr-environment-not-found");
     assert_eq!(d["severity"], "error");
@@ -180,6 +197,31 @@ fn fingerprints_survive_lines_moving() {
 }
 
 #[test]
+fn the_summary_says_which_product_and_from_where() {
+    let dir = sample(DR);
+    let (_, report) = check_json(dir.path(), &[]);
+    assert_eq!(
+        report["summary"]["product"],
+        serde_json::json!({"id": "product-7", "source": "assumed"})
+    );
+    let (_, report) = check_json(dir.path(), &["--product", "product-8"]);
+    assert_eq!(
+        report["summary"]["product"],
+        serde_json::json!({"id": "product-8", "source": "given"})
+    );
+    std::fs::write(dir.path().join(".nautes-lint.yaml"), "product: product-7\n").expect("write");
+    let (_, report) = check_json(dir.path(), &[]);
+    assert_eq!(report["summary"]["product"]["source"], "given");
+    // No resource names a product and none is given: null, not a guess.
+    let bare = tree(&[(
+        "envs/env-dev.yaml",
+        ENV.replace("  product: product-7\n", "").as_bytes(),
+    )]);
+    let (_, report) = check_json(bare.path(), &[]);
+    assert_eq!(report["summary"]["product"], Value::Null);
+}
+
+#[test]
 fn exit_codes() {
     bin().args(["check", "/nonexistent/path"]).assert().code(2);
     bin().args(["check", "--no-such-flag"]).assert().code(2);
@@ -273,6 +315,28 @@ fn explain_rules_and_schema() {
 }
 
 #[test]
+fn explain_suggests_the_closest_rule() {
+    let stderr = |rule: &str| {
+        let out = bin().args(["explain", rule]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).expect("utf-8")
+    };
+    let typo = stderr("dr-destination-changd");
+    assert!(
+        typo.contains("did you mean `dr-destination-changed`?"),
+        "{typo}"
+    );
+    // Part of an id: every rule that contains it.
+    let part = stderr("destination");
+    assert!(
+        part.contains("did you mean one of `dr-destination-changed`, `dr-legacy-destination`?"),
+        "{part}"
+    );
+    let nothing = stderr("zzzz");
+    assert!(!nothing.contains("did you mean"), "{nothing}");
+}
+
+#[test]
 fn unknown_fields_warn_and_strict_makes_them_errors() {
     let dir = sample(&DR.replace("env-dve", "env-dev").replace(
         "  product: product-7\n",
@@ -299,6 +363,34 @@ fn unknown_fields_warn_and_strict_makes_them_errors() {
         (code, report["diagnostics"][0]["severity"].as_str()),
         (1, Some("error"))
     );
+    // A configuration's `strict: true` is turned off from the command line; the last flag wins.
+    std::fs::write(dir.path().join(".nautes-lint.yaml"), "strict: true\n").expect("write");
+    let (code, _) = check_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let (code, report) = check_json(dir.path(), &["--no-strict"]);
+    assert_eq!(
+        (code, report["diagnostics"][0]["severity"].as_str()),
+        (0, Some("warning"))
+    );
+    let (code, _) = check_json(dir.path(), &["--no-strict", "--strict"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn strict_messages_name_an_environment_with_its_article() {
+    let dir = sample(&DR.replace("env-dve", "env-dev"));
+    std::fs::write(
+        dir.path().join("envs/env-dev.yaml"),
+        ENV.replace(
+            "  envType: development\n",
+            "  envType: development\n  clustr: x\n",
+        ),
+    )
+    .expect("write");
+    let (code, report) = check_json(dir.path(), &["--strict"]);
+    assert_eq!(code, 1);
+    let help = report["diagnostics"][0]["help"].as_str().expect("help");
+    assert!(help.contains("the fields an Environment accepts"), "{help}");
 }
 
 #[test]

@@ -5,319 +5,13 @@
 
 #[path = "common/fake_gitlab.rs"]
 mod fake_gitlab;
+#[path = "common/service.rs"]
+mod service;
 
-use fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
-use std::io::{BufRead, BufReader};
+use service::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const SECRET: &str = "test-webhook-secret-6f1d0c";
-const TOKEN: &str = "glpat-test-token-93ab77";
-const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
-const WAIT: Duration = Duration::from_secs(60);
-
-const CLEAN: &str = "cccc111122223333444455556666777788889999";
-const BROKEN: &str = "bbbb111122223333444455556666777788889999";
-const BROKEN2: &str = "bbbb222222223333444455556666777788889999";
-const BASE: &str = "aaaa111122223333444455556666777788889999";
-const ZERO: &str = "0000000000000000000000000000000000000000";
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(rel)
-}
-
-fn payload(name: &str) -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(p).expect("payload")).expect("json")
-}
-
-fn push(after: &str, before: &str) -> String {
-    let mut v = payload("push.json");
-    v["after"] = after.into();
-    v["checkout_sha"] = if after == ZERO {
-        serde_json::Value::Null
-    } else {
-        after.into()
-    };
-    v["before"] = before.into();
-    v.to_string()
-}
-
-fn merge_request(action: &str, sha: &str, oldrev: Option<&str>) -> String {
-    let mut v = payload("merge_request.json");
-    v["object_attributes"]["action"] = action.into();
-    v["object_attributes"]["last_commit"]["id"] = sha.into();
-    if let Some(o) = oldrev {
-        v["object_attributes"]["oldrev"] = o.into();
-    }
-    v.to_string()
-}
-
-/// A fake GitLab serving the fixture trees under the shas the tests use.
-async fn gitlab() -> FakeGitLab {
-    let gl = FakeGitLab::start(TOKEN).await;
-    let demo = tar_gz_of_dir(&fixture("valid/demo"), "default-project-x-x");
-    gl.add_archive(CLEAN, demo.clone());
-    gl.add_archive(BASE, demo.clone());
-    gl.add_archive("main", demo);
-    gl.add_archive(
-        BROKEN,
-        tar_gz_of_dir(&fixture("invalid/dr-environment-not-found"), "p-b-b"),
-    );
-    gl.add_archive(
-        BROKEN2,
-        tar_gz_of_dir(&fixture("invalid/dr-project-not-found"), "p-b2-b2"),
-    );
-    gl
-}
-
-/// The service binary as a child process, its JSON log lines collected.
-struct Service {
-    child: Child,
-    addr: String,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Service {
-    async fn start(gitlab: &str, db: &Path, extra: &[&str]) -> Service {
-        Self::start_env(gitlab, db, extra, &[]).await
-    }
-
-    async fn start_env(gitlab: &str, db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Service {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--gitlab-url", gitlab])
-            .arg("--database")
-            .arg(db)
-            .args(["--retry-base-ms", "50"])
-            .args(extra)
-            .env_remove("NAUTES_LINT_WEBHOOK_SIGNING_TOKEN")
-            .env("NAUTES_LINT_WEBHOOK_SECRET", SECRET)
-            .env("NAUTES_LINT_GITLAB_TOKEN", TOKEN)
-            .env("NAUTES_LINT_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Self::spawn(cmd).await
-    }
-
-    /// Starts `cmd` (a `serve` command) and waits for its "listening" log line.
-    async fn spawn(mut cmd: Command) -> Service {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start the service");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let logs = logs.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    logs.lock().unwrap().push(line);
-                }
-            });
-        }
-        let deadline = Instant::now() + WAIT;
-        let addr = loop {
-            let found = logs.lock().unwrap().iter().find_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                (v["message"] == "listening").then(|| v["addr"].as_str().map(str::to_owned))?
-            });
-            if let Some(a) = found {
-                break a;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "the service exited with {status}: {:#?}",
-                    logs.lock().unwrap()
-                );
-            }
-            assert!(Instant::now() < deadline, "the service did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        Service { child, addr, logs }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The `/metrics` page.
-    async fn metrics(&self) -> String {
-        let resp = reqwest::get(self.url("/metrics")).await.expect("metrics");
-        resp.text().await.expect("metrics text")
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-
-    async fn wait_log(&self, needle: &str) {
-        let deadline = Instant::now() + WAIT;
-        while !self.logs().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needle:?}:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGKILL: no chance to clean up, as in a crash or an OOM kill.
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-
-    fn sigterm(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -TERM failed");
-    }
-
-    async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the service did not exit:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn assert_no_secrets(&self) {
-        let logs = self.logs();
-        assert!(!logs.contains(SECRET), "the webhook secret was logged");
-        assert!(!logs.contains(TOKEN), "the GitLab token was logged");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-async fn post(
-    svc: &Service,
-    event: &str,
-    body: impl Into<reqwest::Body>,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-) -> (u16, serde_json::Value) {
-    let mut rb = reqwest::Client::new()
-        .post(svc.url("/webhook/gitlab"))
-        .header("content-type", "application/json")
-        .header("X-Gitlab-Event", event)
-        .body(body);
-    if let Some(t) = token {
-        rb = rb.header("X-Gitlab-Token", t);
-    }
-    for (k, v) in headers {
-        rb = rb.header(*k, *v);
-    }
-    let resp = rb.send().await.expect("post");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(text.into()))
-}
-
-/// The query (`sha=...`) of every archive download the fake GitLab saw, in order.
-fn archive_downloads(gl: &FakeGitLab) -> Vec<String> {
-    gl.calls()
-        .into_iter()
-        .filter(|c| c.path.ends_with("/repository/archive.tar.gz"))
-        .map(|c| c.query)
-        .collect()
-}
-
-/// An authenticated `Merge Request Hook` of [`merge_request`].
-async fn post_mr(
-    svc: &Service,
-    action: &str,
-    sha: &str,
-    oldrev: Option<&str>,
-) -> (u16, serde_json::Value) {
-    let body = merge_request(action, sha, oldrev);
-    post(svc, "Merge Request Hook", body, Some(SECRET), &[]).await
-}
-
-fn finals(calls: &[Call], sha: &str) -> usize {
-    calls
-        .iter()
-        .filter(|c| {
-            c.path.ends_with(&format!("/statuses/{sha}"))
-                && c.answered < 300
-                && matches!(c.body["state"].as_str(), Some("success" | "failed"))
-        })
-        .count()
-}
-
-/// (id, state, sha, last_error) of every job, read straight from the SQLite file.
-fn jobs(db: &Path) -> Vec<(i64, String, String, Option<String>)> {
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open db");
-    let mut st = c
-        .prepare("SELECT id, state, sha, last_error FROM jobs ORDER BY id")
-        .expect("prepare");
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .expect("query")
-        .map(Result::unwrap)
-        .collect()
-}
-
-/// The service with one job in flight: a broken push whose `pending` status is posted and
-/// whose archive download the fake GitLab holds until `hold_archives(false)`.
-async fn job_in_flight(gl: &FakeGitLab, db: &Path, extra: &[&str]) -> Service {
-    gl.hold_archives(true);
-    let svc = Service::start(&gl.url, db, extra).await;
-    let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
-    assert_eq!(code, 202);
-    gl.wait_for("pending", WAIT, |c| {
-        c.iter().any(|c| c.body["state"] == "pending")
-    })
-    .await;
-    svc
-}
-
-/// Waits until job `index` (0-based, in insertion order) is in `state`: the final status is
-/// posted a moment before the job's row records it.
-async fn wait_state(db: &Path, index: usize, state: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let j = jobs(db);
-        if j.get(index).is_some_and(|r| r.1 == state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {index} never became {state}: {j:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_tree_gets_pending_then_failed_on_its_sha() {
@@ -871,7 +565,9 @@ async fn sigkill_after_202_then_restart_still_posts_the_status() {
     let db = dir.path().join("q.db");
     // Archives wait: whatever the worker had done when the kill comes, nothing was finished.
     gl.hold_archives(true);
-    let mut svc = Service::start(&gl.url, &db, &[]).await;
+    // A short lease: a job the killed process had taken is taken again within a second.
+    let lease = ["--job-lease", "1"];
+    let mut svc = Service::start(&gl.url, &db, &lease).await;
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     svc.kill();
@@ -881,7 +577,7 @@ async fn sigkill_after_202_then_restart_still_posts_the_status() {
     assert!(j[0].1 == "queued" || j[0].1 == "running", "{j:?}");
 
     gl.hold_archives(false);
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start(&gl.url, &db, &lease).await;
     gl.wait_for("the final status after restart", WAIT, |c| {
         finals(c, BROKEN) == 1
     })
@@ -896,17 +592,23 @@ async fn sigkill_mid_job_is_recovered_at_restart() {
     let gl = gitlab().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("q.db");
-    let mut svc = job_in_flight(&gl, &db, &[]).await;
+    let lease = ["--job-lease", "1"];
+    let mut svc = job_in_flight(&gl, &db, &lease).await;
     svc.kill();
     assert_eq!(jobs(&db)[0].1, "running");
 
     gl.hold_archives(false);
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start(&gl.url, &db, &lease).await;
     gl.wait_for("the final status after restart", WAIT, |c| {
         finals(c, BROKEN) == 1
     })
     .await;
-    assert!(svc.logs().contains("back in the queue"), "{}", svc.logs());
+    // At start if the lease had already run out, else when it does.
+    assert!(
+        svc.logs().contains("interrupted by a crash or a kill"),
+        "{}",
+        svc.logs()
+    );
     // pending twice (once per run), one result.
     assert_eq!(gl.states(BROKEN), ["pending", "pending", "failed"]);
 }
@@ -1123,6 +825,10 @@ async fn in_process_health_readiness_and_metrics() {
         retry: RetryPolicy::default(),
         shutdown_grace: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
+        job_lease: JOB_LEASE,
+        header_timeout: Duration::from_secs(10),
+        max_connections: 64,
+        yaml: YamlLimits::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(nautes_lint::server::run_on(listener, config, async {

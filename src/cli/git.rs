@@ -61,10 +61,76 @@ impl Repo {
         })
     }
 
-    /// The tree of a revision.
+    /// The tree of a revision. A revision that names nothing gets a sentence, not gix's
+    /// parser state.
     pub fn revision(&self, rev: &str) -> Result<Snapshot, Failure> {
-        let id = git::resolve(&self.repo, rev)?;
+        let id = git::resolve(&self.repo, rev).map_err(|e| {
+            if e.0.contains("ambiguous") {
+                Failure(e.0)
+            } else {
+                Failure(self.unknown_revision(rev))
+            }
+        })?;
+        if !self.objects.contains(&id)? {
+            return Err(Failure(format!(
+                "commit `{rev}` is missing from the repository; in a shallow clone, fetch it \
+                 first (`git fetch --depth=50 origin {rev}`)"
+            )));
+        }
         Ok(Snapshot::Tree(self.objects.tree_of(id)?))
+    }
+
+    /// Why `rev` resolves to nothing, in the user's terms.
+    fn unknown_revision(&self, rev: &str) -> String {
+        if rev.starts_with("HEAD") && self.repo.head_id().is_err() {
+            return format!(
+                "revision `{rev}` does not exist: the current branch has no commits yet"
+            );
+        }
+        // `X~N`, `X^N`: X exists, so the history is what is too short.
+        if let Some(cut) = rev.find(['~', '^']) {
+            let start = if cut == 0 { "HEAD" } else { &rev[..cut] };
+            return match git::resolve(&self.repo, start) {
+                Ok(id) => format!(
+                    "revision `{rev}` does not exist: `{start}` has no such ancestor (its \
+                     first-parent history has {}; a shallow clone has only those it \
+                     fetched)",
+                    self.first_parent_length(id)
+                ),
+                Err(_) => format!(
+                    "revision `{rev}` does not exist: no branch, tag or commit is called \
+                     `{start}`"
+                ),
+            };
+        }
+        format!(
+            "revision `{rev}` does not exist: no branch, tag or commit is called that (a \
+             single-branch or shallow clone may lack it: fetch it first)"
+        )
+    }
+
+    /// "3 commits": the commits from `id` back along first parents, counting `id` (bounded:
+    /// only a message uses it).
+    fn first_parent_length(&self, id: gix::ObjectId) -> String {
+        const BOUND: usize = 10_000;
+        let mut next = Some(id);
+        let mut n = 0;
+        while let Some(id) = next {
+            if n == BOUND {
+                return format!("more than {BOUND} commits");
+            }
+            n += 1;
+            next = self
+                .repo
+                .find_commit(id)
+                .ok()
+                .and_then(|c| c.parent_ids().next().map(|p| p.detach()));
+        }
+        if n == 1 {
+            "1 commit".to_owned()
+        } else {
+            format!("{n} commits")
+        }
     }
 
     /// The tree of an object id (commit, tag or tree).

@@ -9,6 +9,7 @@ use super::{Failure, SettingsArgs, new_errors};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::Report;
 use crate::render::human;
+use crate::render::plural;
 use crate::tree::Tree;
 use crate::tree::git::Snapshot;
 use clap::Subcommand;
@@ -22,7 +23,7 @@ use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub enum HookCommand {
     /// Validate what the commit records (the staged index, not the working tree) against HEAD.
-    PreCommit(HookArgs),
+    PreCommit(CommitArgs),
     /// Validate each pushed branch against the remote's old tip.
     ///
     /// Reads `<local ref> <local sha> <remote ref> <remote sha>` lines; deletions pass.
@@ -42,6 +43,26 @@ pub enum HookCommand {
     PreReceive(HookArgs),
 }
 
+/// The flags of `hook pre-commit`: those of [`HookArgs`] but `--tags` (a commit has no tags).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommitArgs {
+    /// Block on every error, not only on the errors the change introduces.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+impl From<CommitArgs> for HookArgs {
+    fn from(a: CommitArgs) -> HookArgs {
+        HookArgs {
+            all: a.all,
+            tags: false,
+            settings: a.settings,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct HookArgs {
     /// Block on every error, not only on the errors the change introduces.
@@ -54,9 +75,31 @@ pub struct HookArgs {
     pub settings: SettingsArgs,
 }
 
+/// The variable that lets a client hook through: git hands push options only to the server, so
+/// on the client the environment is the way to skip (`NAUTES_LINT_SKIP=1 git commit ...`).
+pub const SKIP_VAR: &str = "NAUTES_LINT_SKIP";
+
+/// Whether `NAUTES_LINT_SKIP` asks to skip: `1` or `true`; any other value checks as usual.
+fn skip_requested(value: Option<std::ffi::OsString>) -> bool {
+    value.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
 pub fn run(cmd: HookCommand) -> Result<ExitCode, Failure> {
+    let client = match &cmd {
+        HookCommand::PreCommit(_) => Some("commit"),
+        HookCommand::PrePush { .. } => Some("push"),
+        HookCommand::PreReceive(_) => None,
+    };
+    if let Some(what) = client
+        && skip_requested(std::env::var_os(SKIP_VAR))
+    {
+        eprintln!(
+            "nautes-lint: WARNING: checks skipped with {SKIP_VAR}=1; this {what} was not validated"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     match cmd {
-        HookCommand::PreCommit(args) => pre_commit(&args),
+        HookCommand::PreCommit(args) => pre_commit(&args.into()),
         HookCommand::PrePush { args, remote, .. } => pre_push(&args, remote.as_deref()),
         HookCommand::PreReceive(args) => Ok(pre_receive(&args)),
     }
@@ -125,10 +168,6 @@ fn check_change(
     })
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// "(2 errors, 1 warning already in HEAD are not counted)", or "" when there are none.
 fn old_counts(checked: &Checked, base_name: &str, all: bool) -> String {
     let (e, w) = checked.old();
@@ -172,6 +211,7 @@ fn human_options() -> human::Options {
         color: std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         width: super::terminal_width(),
+        new_only: false,
     }
 }
 
@@ -354,9 +394,12 @@ fn pre_push(args: &HookArgs, remote: Option<&str>) -> Result<ExitCode, Failure> 
         }
         if checked.blocking > 0 {
             blocked.push(format!(
-                "{} {} in {remote_ref}{}",
-                checked.blocking,
-                if args.all { "errors" } else { "new errors" },
+                "{} in {remote_ref}{}",
+                if args.all {
+                    plural(checked.blocking, "error", "errors")
+                } else {
+                    plural(checked.blocking, "new error", "new errors")
+                },
                 old_counts(&checked, &base_name, args.all)
             ));
         }
@@ -512,13 +555,11 @@ fn pre_receive_lines(args: &HookArgs) -> Result<(Vec<String>, u8), Failure> {
             .count();
         if checked.blocking > 0 {
             blocked.push(format!(
-                "{} {} in {refname}",
-                checked.blocking,
-                match (args.all, checked.blocking) {
-                    (true, 1) => "error",
-                    (true, _) => "errors",
-                    (false, 1) => "new error",
-                    (false, _) => "new errors",
+                "{} in {refname}",
+                if args.all {
+                    plural(checked.blocking, "error", "errors")
+                } else {
+                    plural(checked.blocking, "new error", "new errors")
                 }
             ));
         }
@@ -590,7 +631,8 @@ pub struct InstallArgs {
     /// Install the pre-push hook (validates each pushed branch).
     #[arg(long)]
     pub pre_push: bool,
-    /// Replace a hook that nautes-lint did not write (it is kept as `<hook>.orig`).
+    /// Replace a hook that nautes-lint did not write, or one it wrote that was edited since (it
+    /// is kept as `<hook>.orig`, or `<hook>.orig.N` when that exists).
     #[arg(long)]
     pub force: bool,
 }
@@ -598,9 +640,29 @@ pub struct InstallArgs {
 /// Marks a hook file as ours, so `install-hooks` may update it without `--force`.
 const MARKER: &str = "# Written by `nautes-lint install-hooks`";
 
+/// Starts the last line of a client hook: a checksum of the lines before it, so that any later
+/// version of `install-hooks` can tell a hook it wrote, unedited, from one a person changed.
+const CHECKSUM: &str = "# nautes-lint-checksum: ";
+
 /// The client hook script for `hook` (`pre-commit` or `pre-push`), running `binary` unless the
-/// `NAUTES_LINT` environment variable names another one.
+/// `NAUTES_LINT` environment variable names another one; its last line is its checksum.
 pub fn client_script(hook: &str, binary: &str) -> String {
+    let body = client_body(hook, binary);
+    format!("{body}{CHECKSUM}{}\n", checksum(&body))
+}
+
+/// The first 16 hex digits of the SHA-256 of `text`.
+fn checksum(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`client_script`] without its checksum line (as it was before that line existed).
+fn client_body(hook: &str, binary: &str) -> String {
     let what = match hook {
         "pre-commit" => "validates what the commit records (the staged files) against HEAD",
         _ => "validates each pushed branch against the remote's old tip",
@@ -648,18 +710,27 @@ pub fn install(args: &InstallArgs) -> Result<ExitCode, Failure> {
     // Check every target before writing any, so a refusal leaves nothing half-installed.
     for hook in &hooks {
         let path = dir.join(hook);
-        if path.exists() && !is_ours(&path) && !args.force {
+        let why = match Existing::of(&path, hook) {
+            Existing::Foreign => "was not written by nautes-lint",
+            Existing::Edited => "was written by nautes-lint and edited since",
+            Existing::None | Existing::Ours => continue,
+        };
+        if !args.force {
             return Err(Failure(format!(
-                "{} exists and was not written by nautes-lint; rerun with --force to replace it (it is kept as {hook}.orig)",
-                path.display()
+                "{} {why}, so it was kept; rerun with --force to replace it (it is then kept as {})",
+                path.display(),
+                backup_path(&dir, hook).display()
             )));
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     for hook in hooks {
         let path = dir.join(hook);
-        if path.exists() && !is_ours(&path) {
-            let backup = dir.join(format!("{hook}.orig"));
+        if matches!(
+            Existing::of(&path, hook),
+            Existing::Foreign | Existing::Edited
+        ) {
+            let backup = backup_path(&dir, hook);
             std::fs::rename(&path, &backup)
                 .map_err(|e| Failure(format!("{}: {e}", backup.display())))?;
             eprintln!("kept the previous {hook} hook as {}", backup.display());
@@ -684,8 +755,64 @@ fn hooks_dir(repo: &gix::Repository) -> Result<PathBuf, Failure> {
     })
 }
 
-fn is_ours(hook: &Path) -> bool {
-    std::fs::read_to_string(hook).is_ok_and(|t| t.contains(MARKER))
+/// What is at a hook's path before installing.
+enum Existing {
+    None,
+    /// A script `install-hooks` wrote, as it wrote it (for any binary path): safe to update.
+    Ours,
+    /// Ours, changed by hand since.
+    Edited,
+    Foreign,
+}
+
+impl Existing {
+    fn of(path: &Path, hook: &str) -> Existing {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Existing::None;
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.contains(MARKER) => {
+                if is_unedited(&text, hook) {
+                    Existing::Ours
+                } else {
+                    Existing::Edited
+                }
+            }
+            _ => Existing::Foreign,
+        }
+    }
+}
+
+/// Whether `text` is a client hook as `install-hooks` wrote it: its checksum line matches, or
+/// (a hook written before that line existed) it is [`client_body`] for `hook` with some binary
+/// path on one line.
+fn is_unedited(text: &str, hook: &str) -> bool {
+    if let Some((body, sum)) = text.rsplit_once(CHECKSUM) {
+        return sum.trim_end() == checksum(body);
+    }
+    const PLACEHOLDER: &str = "@BINARY@";
+    let script = client_body(hook, PLACEHOLDER);
+    let Some((before, after)) = script.split_once(PLACEHOLDER) else {
+        return false;
+    };
+    text.len() >= before.len() + after.len()
+        && text.starts_with(before)
+        && text.ends_with(after)
+        && !text[before.len()..text.len() - after.len()].contains('\n')
+}
+
+/// Where a replaced hook is kept: `<hook>.orig`, or the first `<hook>.orig.N` that is free, so
+/// a second `--force` never overwrites the first backup.
+fn backup_path(dir: &Path, hook: &str) -> PathBuf {
+    let free = |p: &PathBuf| std::fs::symlink_metadata(p).is_err();
+    let first = dir.join(format!("{hook}.orig"));
+    if free(&first) {
+        return first;
+    }
+    (1..)
+        .map(|n| dir.join(format!("{hook}.orig.{n}")))
+        .find(free)
+        .expect("some numbered name is free")
 }
 
 fn write_executable(path: &Path, text: &str) -> Result<(), Failure> {
@@ -710,6 +837,31 @@ mod tests {
             let shipped = std::fs::read_to_string(root.join(hook)).unwrap();
             assert_eq!(shipped, client_script(hook, "nautes-lint"), "hooks/{hook}");
         }
+    }
+
+    #[test]
+    fn our_script_for_any_binary_is_unedited_and_a_changed_one_is_not() {
+        for binary in ["nautes-lint", "/opt/my tools/nautes-lint"] {
+            for script in [
+                client_script("pre-push", binary),
+                // As written before the checksum line.
+                client_body("pre-push", binary),
+            ] {
+                assert!(is_unedited(&script, "pre-push"), "{script}");
+                let edited = script.replace("exec ", "echo hi\nexec ");
+                assert!(!is_unedited(&edited, "pre-push"), "{edited}");
+            }
+        }
+        assert!(!is_unedited(&client_body("pre-push", "x"), "pre-commit"));
+    }
+
+    #[test]
+    fn only_1_or_true_skips() {
+        assert!(skip_requested(Some("1".into())));
+        assert!(skip_requested(Some("TRUE".into())));
+        assert!(!skip_requested(Some("0".into())));
+        assert!(!skip_requested(Some("".into())));
+        assert!(!skip_requested(None));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::config::{self, Config};
 use crate::engine::{Report, Settings};
+use crate::render::plural;
 use crate::render::{self, Format};
 use crate::tree::Tree;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -11,6 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub mod catalogue;
 mod git;
 mod hook;
 
@@ -62,8 +64,8 @@ pub struct CheckArgs {
     /// several reports from one check.
     #[arg(long, value_enum, action = ArgAction::Append)]
     pub format: Vec<Format>,
-    /// Write the report of the --format before it to FILE; the one-line summary still goes to
-    /// the terminal. At most one format may go without a file (to standard output).
+    /// Write the report of the --format before it to FILE (`-`: standard output); the one-line
+    /// summary still goes to the terminal. At most one format may go to standard output.
     #[arg(long, value_name = "FILE", action = ArgAction::Append)]
     pub output: Vec<PathBuf>,
     #[command(flatten)]
@@ -87,6 +89,10 @@ pub struct CheckArgs {
     /// With --fix: print the fixes as a unified diff and write nothing.
     #[arg(long, requires = "fix")]
     pub dry_run: bool,
+    /// Pass when there are no resource files at all (a product repository that is really
+    /// empty). Without it that is an error: the path is probably not a default.project.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Positions of the --format values on the command line (filled by `main`), to pair each
     /// --output with the --format before it.
     #[arg(skip)]
@@ -112,8 +118,11 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "X.Y.Z")]
     pub nautes_version: Option<String>,
     /// Unknown fields are errors, not warnings.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_strict")]
     pub strict: bool,
+    /// Unknown fields are warnings, even when the configuration says `strict: true`.
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
     /// A configuration file on this machine (default: `.nautes-lint.yaml` of the checked tree
     /// or revision).
     #[arg(long, value_name = "FILE")]
@@ -134,7 +143,7 @@ pub fn targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
     if args.format.len() <= 1 && args.output.len() <= 1 {
         return Ok(vec![Target {
             format: args.format.first().copied().unwrap_or(Format::Human),
-            file: args.output.first().cloned(),
+            file: args.output.first().and_then(|f| to_file(f)),
         }]);
     }
     // Built in code rather than parsed: pair them in order.
@@ -160,12 +169,16 @@ pub fn targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
         )
         .collect();
     events.sort_by_key(|e| e.0);
-    let mut out: Vec<Target> = Vec::new();
+    // Each target with whether an --output was paired with it (`-` pairs without a file).
+    let mut paired: Vec<(Target, bool)> = Vec::new();
     for (_, format, file) in events {
         match (format, file) {
-            (Some(format), _) => out.push(Target { format, file: None }),
-            (None, Some(file)) => match out.last_mut() {
-                Some(t) if t.file.is_none() => t.file = Some(file.clone()),
+            (Some(format), _) => paired.push((Target { format, file: None }, false)),
+            (None, Some(file)) => match paired.last_mut() {
+                Some((t, done @ false)) => {
+                    t.file = to_file(file);
+                    *done = true;
+                }
                 _ => {
                     return Err(Failure(format!(
                         "--output {} has no --format before it to write; write `--format FORMAT --output FILE` for each report",
@@ -176,6 +189,7 @@ pub fn targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
             (None, None) => {}
         }
     }
+    let out: Vec<Target> = paired.into_iter().map(|(t, _)| t).collect();
     let to_stdout: Vec<&str> = out
         .iter()
         .filter(|t| t.file.is_none())
@@ -183,7 +197,7 @@ pub fn targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
         .collect();
     if to_stdout.len() > 1 {
         return Err(Failure(format!(
-            "only one report can go to standard output, but {} have no --output FILE",
+            "only one report can go to standard output, but {} have no --output FILE (or `--output -`)",
             to_stdout.join(", ")
         )));
     }
@@ -196,6 +210,11 @@ pub fn targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
         )));
     }
     Ok(out)
+}
+
+/// The file of an `--output`; `-` is standard output.
+fn to_file(output: &Path) -> Option<PathBuf> {
+    (output != Path::new("-")).then(|| output.to_path_buf())
 }
 
 /// `serve`: every flag can also come from the environment. The GitLab token, the webhook secret
@@ -246,9 +265,30 @@ pub struct ServeArgs {
     /// Runs of one job before it is given up (its reason is logged and posted).
     #[arg(long, env = "NAUTES_LINT_MAX_ATTEMPTS", default_value_t = 10)]
     pub max_attempts: u32,
+    /// Seconds a running job stays this process's without renewal; a job of a process that
+    /// died is taken again after this long.
+    #[arg(long, env = "NAUTES_LINT_JOB_LEASE", default_value_t = 30.0)]
+    pub job_lease: f64,
+    /// Seconds a GitLab call may go without a byte (no answer, or an archive download that
+    /// stops) before it is given up and its job retried later through the queue.
+    #[arg(long, env = "NAUTES_LINT_STALL_TIMEOUT", default_value_t = 30.0)]
+    pub stall_timeout: f64,
     /// Largest repository archive, uncompressed, in bytes.
     #[arg(long, env = "NAUTES_LINT_ARCHIVE_MAX_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub archive_max_bytes: u64,
+    /// Resource files one job may hold in memory (head and base trees), in bytes; a job over
+    /// it fails with the reason.
+    #[arg(long, env = "NAUTES_LINT_MAX_JOB_YAML_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_job_yaml_bytes: u64,
+    /// Resource files all running jobs together may hold, in bytes; a job waits for room.
+    #[arg(long, env = "NAUTES_LINT_MAX_YAML_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_yaml_bytes: u64,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "NAUTES_LINT_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Connections open at once; more are answered 503 and closed.
+    #[arg(long, env = "NAUTES_LINT_MAX_CONNECTIONS", default_value_t = 256)]
+    pub max_connections: usize,
     /// Log lines as JSON (default) or as text for a terminal.
     #[arg(
         long,
@@ -324,38 +364,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Hook(cmd) => hook::run(cmd),
         Command::InstallHooks(args) => hook::install(&args),
         Command::Lsp(args) => crate::lsp::run(&args),
-        Command::Rules => {
-            let mut out = String::new();
-            for r in crate::rules::REGISTRY {
-                let m = r.meta();
-                let needs = match m.needs {
-                    crate::rules::Needs::Tree => "",
-                    crate::rules::Needs::Clusters => " (needs --clusters)",
-                    crate::rules::Needs::Base => " (needs a base revision)",
-                };
-                let fix = if m.fixable { " [fixable]" } else { "" };
-                out.push_str(&format!(
-                    "{:<32} {:<8} {}{needs}{fix}\n",
-                    m.id,
-                    m.severity.as_str(),
-                    m.summary
-                ));
-            }
-            print(&out)
-        }
-        Command::Explain { rule } => match crate::rules::doc(&rule) {
-            Some(doc) => {
-                let m = crate::rules::find(&rule)
-                    .expect("documented rules are registered")
-                    .meta();
-                print(&format!(
-                    "# {} ({}, default severity {})\n\n{}\n",
-                    m.id,
-                    m.summary,
-                    m.severity.as_str(),
-                    doc
-                ))
-            }
+        Command::Rules => print(&catalogue::list()),
+        Command::Explain { rule } => match catalogue::explain(&rule) {
+            Some(text) => print(&text),
             None => Err(Failure(unknown_rule(&rule))),
         },
         Command::Schema { kind } => match crate::schema::text(&kind) {
@@ -372,8 +383,23 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
+/// An unknown rule id, with the closest id for a typo, or else the ids that contain what was
+/// typed (`explain destination`).
 fn unknown_rule(rule: &str) -> String {
     let hint = crate::suggest::did_you_mean(rule, crate::rules::ids())
+        .or_else(|| {
+            let needle = rule.to_ascii_lowercase();
+            let mut containing: Vec<String> = crate::rules::ids()
+                .filter(|id| !needle.is_empty() && id.contains(needle.as_str()))
+                .map(|id| format!("`{id}`"))
+                .collect();
+            containing.sort();
+            match containing.as_slice() {
+                [] => None,
+                [one] => Some(format!("did you mean {one}?")),
+                many => Some(format!("did you mean one of {}?", many.join(", "))),
+            }
+        })
         .map(|h| format!(" ({h})"))
         .unwrap_or_default();
     format!("unknown rule `{rule}`{hint}; `nautes-lint rules` lists them")
@@ -422,32 +448,28 @@ fn finish_settings(
     cfg: Config,
     mut inventory: Option<crate::clusters::Inventory>,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
-    let version = match &args.nautes_version {
+    let nautes_version = match &args.nautes_version {
         Some(v) => Some(config::parse_version(v).ok_or_else(|| {
             Failure(format!(
                 "--nautes-version `{v}` is not a version like 0.4.2"
             ))
         })?),
-        None => cfg.nautes_version,
+        None => None,
     };
-    let ignore = if cfg.ignore.is_empty() {
-        None
-    } else {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &cfg.ignore {
-            b.add(globset::Glob::new(g)?);
-        }
-        Some(b.build()?)
+    let over = config::Overrides {
+        product: args.product.clone(),
+        nautes_version,
+        strict: if args.no_strict {
+            Some(false)
+        } else {
+            args.strict.then_some(true)
+        },
     };
-    let settings = Settings {
-        product: args.product.clone().or(cfg.product),
-        nautes_version: version,
-        strict: args.strict || cfg.strict.unwrap_or(false),
-        levels: cfg.rules,
-        ignore,
-        // Moved, not cloned: a generated inventory can hold tens of thousands of clusters.
-        clusters: inventory.as_mut().map(|i| std::mem::take(&mut i.clusters)),
-    };
+    // Moved, not cloned: a generated inventory can hold tens of thousands of clusters.
+    let clusters = inventory
+        .as_mut()
+        .map(|i| std::sync::Arc::new(std::mem::take(&mut i.clusters)));
+    let settings = config::settings(cfg, over, clusters).map_err(Failure)?;
     Ok((settings, inventory.unwrap_or_default()))
 }
 
@@ -479,27 +501,34 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         eprintln!("note: {note}");
     }
     let tree = repo.tree(&snapshot)?;
+    if tree.entries().is_empty() && !args.allow_empty {
+        let place = match repo.prefix.as_str() {
+            "" => format!("revision `{rev}`"),
+            prefix => format!("`{prefix}` of revision `{rev}`"),
+        };
+        return Err(Failure(nothing_to_check(&place)));
+    }
     let base = base_tree(&mut repo, args.base.as_deref())?;
     let mut report = crate::validate(&tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
     report.add_sources(&inventory.sources);
-    emit(&targets, true, &report)?;
-    let place = match repo.prefix.as_str() {
-        "" => rev.clone(),
-        prefix => format!("{rev}:{prefix}"),
-    };
-    warn_if_nothing_checked(&report, &place);
+    emit(&targets, true, &report, args.new_only)?;
     Ok(check_exit_code(&report, args.new_only))
 }
 
-/// A check of a folder that holds none of Nautes' layout folders passes trivially; when that
-/// is a CI job pointed at the wrong path, a green result would be a lie of omission.
-fn warn_if_nothing_checked(report: &Report, place: &str) {
-    if report.files == 0 {
-        eprintln!(
-            "warning: no resource files in {place}: nothing was checked (Nautes reads {}/)",
-            crate::tree::LAYOUT_FOLDERS.join("/, ")
-        );
-    }
+/// Why a check that found no resource file at all fails: the gate fails closed, since a CI job
+/// pointed at the wrong path would otherwise pass on nothing.
+fn nothing_to_check(place: &str) -> String {
+    format!(
+        "{place} holds no resource files in Nautes' layout folders ({}/): nothing to check. \
+         Point the check at the root of the default.project repository, or pass --allow-empty \
+         if the product's repository is really empty",
+        crate::tree::LAYOUT_FOLDERS.join("/, ")
+    )
+}
+
+/// Whether `dir` is a bare git repository (no working tree to check, only revisions).
+fn is_bare_repository(dir: &Path) -> bool {
+    gix::open(dir).is_ok_and(|r| r.is_bare())
 }
 
 /// `check` on the files in DIR, compared with `--base` when given, fixed with `--fix`.
@@ -510,6 +539,16 @@ fn check_working_tree(args: &CheckArgs, targets: &[Target]) -> Result<ExitCode, 
     // Listing the tree and loading the cluster inventory are independent: overlap them.
     let (tree, loaded) = rayon::join(open, || settings(&args.settings, root));
     let (tree, (settings, inventory)) = (tree?, loaded?);
+    if tree.entries().is_empty() && !args.allow_empty {
+        if is_bare_repository(root) {
+            return Err(Failure(format!(
+                "{} is a bare git repository: it has no working tree to check; check a revision \
+                 with `--rev HEAD` (or another branch or commit)",
+                root.display()
+            )));
+        }
+        return Err(Failure(nothing_to_check(&format!("`{}`", root.display()))));
+    }
     let base = match &args.base {
         Some(rev) => base_tree(&mut git::Repo::discover(root)?, Some(rev))?,
         None => None,
@@ -544,8 +583,7 @@ fn check_working_tree(args: &CheckArgs, targets: &[Target]) -> Result<ExitCode, 
     }
     report.add_sources(&inventory.sources);
     // A dry run's diff owns standard output.
-    emit(targets, !args.dry_run, &report)?;
-    warn_if_nothing_checked(&report, &root.display().to_string());
+    emit(targets, !args.dry_run, &report, args.new_only)?;
     Ok(check_exit_code(&report, args.new_only))
 }
 
@@ -572,14 +610,7 @@ fn check_exit_code(report: &Report, new_only: bool) -> ExitCode {
     }
 }
 
-/// Errors that the base revision did not have (all errors when nothing was compared).
-pub fn new_errors(report: &Report) -> usize {
-    report
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == crate::diagnostic::Severity::Error && d.new != Some(false))
-        .count()
-}
+pub use crate::render::new_errors;
 
 fn fix_summary(fixes: &[crate::fix::FileFix], dry_run: bool) -> String {
     let count: usize = fixes.iter().map(|f| f.edits.len()).sum();
@@ -610,10 +641,6 @@ fn fix_summary(fixes: &[crate::fix::FileFix], dry_run: bool) -> String {
         }
     ));
     out
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Writes a fixed file in place: the new content goes to a temporary file beside it, which then
@@ -716,11 +743,16 @@ fn color_wanted() -> bool {
 /// Renders the report once per target. When every report goes to a file, the one-line summary
 /// goes to standard output; when a machine-readable report holds standard output, the summary
 /// goes to standard error instead, so the terminal (or the CI log) still shows the result.
-fn emit(targets: &[Target], stdout_free: bool, report: &Report) -> Result<(), Failure> {
+fn emit(
+    targets: &[Target],
+    stdout_free: bool,
+    report: &Report,
+    new_only: bool,
+) -> Result<(), Failure> {
     let mut stdout_body = None;
     for t in targets {
         let to_file = t.file.is_some();
-        let body = render(t.format, report, to_file);
+        let body = render(t.format, report, to_file, new_only);
         match &t.file {
             Some(path) => {
                 std::fs::write(path, body)
@@ -730,7 +762,7 @@ fn emit(targets: &[Target], stdout_free: bool, report: &Report) -> Result<(), Fa
             None => {}
         }
     }
-    let summary = render::human::summary(report);
+    let summary = render::human::summary(report, new_only);
     match stdout_body {
         Some((format, body)) => {
             print(&body)?;
@@ -746,8 +778,8 @@ fn emit(targets: &[Target], stdout_free: bool, report: &Report) -> Result<(), Fa
     Ok(())
 }
 
-/// One format of the report.
-pub fn render(format: Format, report: &Report, to_file: bool) -> String {
+/// One format of the report; `new_only` words the human summary for `check --new-only`.
+pub fn render(format: Format, report: &Report, to_file: bool, new_only: bool) -> String {
     match format {
         Format::Json => render::json::render(report),
         Format::Sarif => render::sarif::render(report),
@@ -760,6 +792,7 @@ pub fn render(format: Format, report: &Report, to_file: bool) -> String {
                 &render::human::Options {
                     color: !to_file && color_wanted(),
                     width,
+                    new_only,
                 },
             )
         }
@@ -799,6 +832,26 @@ pub fn serve_config(
             "--shutdown-grace must be a number of seconds, 0 or more".into(),
         ));
     }
+    for (flag, value) in [
+        ("--job-lease", args.job_lease),
+        ("--stall-timeout", args.stall_timeout),
+        ("--header-timeout", args.header_timeout),
+    ] {
+        if !(value.is_finite() && value >= 0.1) {
+            return Err(Failure(format!(
+                "{flag} must be a number of seconds, 0.1 or more"
+            )));
+        }
+    }
+    if args.max_connections == 0 {
+        return Err(Failure("--max-connections must be 1 or more".into()));
+    }
+    let yaml = sc::YamlLimits {
+        per_job: args.max_job_yaml_bytes,
+        total: args.max_yaml_bytes,
+    }
+    .check()
+    .map_err(Failure)?;
     Ok(sc::ServeConfig {
         listen: args.listen,
         gitlab_url,
@@ -820,10 +873,15 @@ pub fn serve_config(
         retry: RetryPolicy {
             base: std::time::Duration::from_millis(args.retry_base_ms.max(1)),
             max_job_attempts: args.max_attempts.max(1),
+            stall: std::time::Duration::from_secs_f64(args.stall_timeout),
             ..RetryPolicy::default()
         },
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         request_timeout: std::time::Duration::from_secs(10),
+        job_lease: std::time::Duration::from_secs_f64(args.job_lease),
+        header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
+        max_connections: args.max_connections,
+        yaml,
     })
 }
 
@@ -841,7 +899,10 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
-        LogFormat::Text => builder.init(),
+        // Colour codes only for a person at a terminal, not in a file or a log collector.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

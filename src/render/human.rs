@@ -1,6 +1,7 @@
 //! rustc-style output through miette: the file, `line:column`, the source line with the node
 //! underlined, the rule id, one help line, related places, then a one-line summary.
 
+use super::plural;
 use crate::diagnostic::{Diagnostic, Severity, line_col};
 use crate::engine::{ProductSource, Report};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
@@ -10,6 +11,8 @@ use std::sync::Arc;
 pub struct Options {
     pub color: bool,
     pub width: usize,
+    /// `check --new-only`: only new errors fail, and the summary says so.
+    pub new_only: bool,
 }
 
 /// One diagnostic in miette's terms.
@@ -106,7 +109,12 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
         }
         help.push_str(&format!("note: {n}"));
     }
-    let code = d.rule.to_owned();
+    // With a base revision, each finding says whether this change brought it.
+    let code = match d.new {
+        Some(true) => format!("{} (new)", d.rule),
+        Some(false) => format!("{} (already in the base)", d.rule),
+        None => d.rule.to_owned(),
+    };
     View {
         d,
         source: text.map(|t| NamedSource::new(&*d.path, t)),
@@ -116,16 +124,12 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 pub fn render(report: &Report, opts: &Options) -> String {
     let mut ordered: Vec<&Diagnostic> = report.diagnostics.iter().collect();
     // New findings first when a base was compared; otherwise the path order of the report.
     ordered.sort_by_key(|d| d.new == Some(false));
     let mut out = render_diagnostics(report, &ordered, opts);
-    out.push_str(&summary(report));
+    out.push_str(&summary(report, opts.new_only));
     out
 }
 
@@ -158,7 +162,9 @@ pub fn render_diagnostics(report: &Report, diagnostics: &[&Diagnostic], opts: &O
     out
 }
 
-pub fn summary(report: &Report) -> String {
+/// The closing line, after the notes. With `new_only` (`check --new-only`), a run whose errors
+/// are all old passes and says so rather than "failed".
+pub fn summary(report: &Report, new_only: bool) -> String {
     let mut out = notes(report);
     let (e, w) = (report.errors(), report.warnings());
     let scope = format!(
@@ -166,7 +172,13 @@ pub fn summary(report: &Report) -> String {
         plural(report.resources, "resource", "resources"),
         plural(report.files, "file", "files")
     );
-    if e == 0 && w == 0 {
+    if new_only && e > 0 && super::new_errors(report) == 0 {
+        let _ = writeln!(
+            out,
+            "ok: no new errors ({e} already in the base), {} ({scope})",
+            plural(w, "warning", "warnings")
+        );
+    } else if e == 0 && w == 0 {
         let _ = writeln!(out, "ok: {scope}, no problems found");
     } else {
         let mut line = format!(

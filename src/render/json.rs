@@ -1,7 +1,7 @@
 //! The JSON contract (product.md): `{"version": 1, "summary": {...}, "diagnostics": [...]}`.
 
 use crate::diagnostic::{Diagnostic, line_col};
-use crate::engine::Report;
+use crate::engine::{ProductSource, Report};
 use serde_json::{Map, Value, json};
 
 pub fn diagnostic(d: &Diagnostic) -> Value {
@@ -37,6 +37,22 @@ pub fn diagnostic(d: &Diagnostic) -> Value {
     Value::Object(o)
 }
 
+/// The product every `spec.product` was checked against, and where it came from: `given`
+/// (`--product` or `product:` of the configuration) or `assumed` (the value most resources
+/// carry); `null` when no resource names one and none was given.
+fn product(report: &Report) -> Value {
+    match &report.product {
+        Some((id, source)) => json!({
+            "id": id,
+            "source": match source {
+                ProductSource::Given => "given",
+                ProductSource::Assumed => "assumed",
+            },
+        }),
+        None => Value::Null,
+    }
+}
+
 pub fn render(report: &Report) -> String {
     let v = json!({
         "version": 1,
@@ -46,6 +62,7 @@ pub fn render(report: &Report) -> String {
             "errors": report.errors(),
             "warnings": report.warnings(),
             "skipped_rules": report.skipped_rules,
+            "product": product(report),
         },
         "diagnostics": report.diagnostics.iter().map(diagnostic).collect::<Vec<_>>(),
     });

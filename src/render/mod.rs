@@ -6,8 +6,23 @@ pub mod json;
 pub mod junit;
 pub mod sarif;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::Report;
 use std::collections::HashMap;
+
+/// Errors that the base revision did not have (all errors when nothing was compared).
+/// `1 error`, `2 errors`: every count a person reads goes through here.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+pub fn new_errors(report: &Report) -> usize {
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error && d.new != Some(false))
+        .count()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -51,7 +51,8 @@ impl Rule for Check {
                 format!("{kind} schema: {}", e.message),
             )
             .help(format!(
-                "see `nautes-lint schema {kind}` for the fields a {kind} accepts"
+                "see `nautes-lint schema {kind}` for the fields {} accepts",
+                with_article(kind)
             ));
             if e.kind == SchemaErrorKind::UnknownField && !ctx.strict {
                 f.severity = Some(Severity::Warning);
@@ -63,6 +64,13 @@ impl Rule for Check {
             out.push(f);
         }
     }
+}
+
+/// "an Environment", "a Project": a kind's name with the article English puts before it.
+fn with_article(kind: impl std::fmt::Display) -> String {
+    let word = kind.to_string();
+    let an = word.starts_with(['A', 'E', 'I', 'O', 'U']);
+    format!("{} {word}", if an { "an" } else { "a" })
 }
 
 pub fn is_plain_scalar(root: &crate::yaml::Node, pointer: &str) -> bool {

@@ -5,12 +5,20 @@
 //! Nautes loads are kept in memory, plus the root `.nautes-lint.yaml`. Limits bound the cost of a
 //! hostile archive: a gzip bomb stops at `max_uncompressed_bytes`, a million empty files at
 //! `max_entries`, and one oversized file becomes an `unreadable-file` finding without being read.
+//! A long-name or PAX record over [`MAX_RECORD_BYTES`] stops the read, and the YAML a job keeps
+//! is bounded by its share of the process's [`YamlBudget`].
 
 use super::config::ArchiveLimits;
-use crate::tree::{MAX_FILE_BYTES, MemoryTree, ReadError, is_resource_path};
+use crate::tree::{MAX_FILE_BYTES, MemoryTree, ReadError, Tree, is_resource_path};
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Largest GNU long-name or PAX extended-header record read. A path never needs more (Linux's
+/// `PATH_MAX` is 4 KiB), and such a record is held whole in memory, so a larger one is refused
+/// rather than read: a 0.4 MB archive can otherwise carry a 400 MiB name.
+pub const MAX_RECORD_BYTES: u64 = 8 * 1024;
 
 /// The tree of one revision, and its root configuration file if it has one.
 #[derive(Debug)]
@@ -24,6 +32,12 @@ pub enum ArchiveError {
     TooLarge(&'static str, u64),
     TooManyEntries(u64),
     Corrupt(String),
+    /// The resource files need more memory than one job may hold (the per-job YAML limit).
+    OverBudget(u64),
+    /// Not one resource file: no layout folder under the top folder, an empty tar, a tree
+    /// without GitLab's top folder. Never a clean result: a `default.project` has its layout
+    /// folders, so a tree without them was not read as one.
+    NoResources,
 }
 
 impl std::fmt::Display for ArchiveError {
@@ -36,6 +50,15 @@ impl std::fmt::Display for ArchiveError {
                 write!(f, "the archive holds more than {limit} entries")
             }
             ArchiveError::Corrupt(e) => write!(f, "the archive cannot be read: {e}"),
+            ArchiveError::OverBudget(limit) => write!(
+                f,
+                "the resource files exceed the {limit} bytes of YAML one job may hold \
+                 (--max-job-yaml-bytes)"
+            ),
+            ArchiveError::NoResources => f.write_str(
+                "the archive holds no resource files: no folder of the default.project layout \
+                 under GitLab's top folder",
+            ),
         }
     }
 }
@@ -63,8 +86,28 @@ impl<R: Read> Read for Capped<R> {
 
 const CAP_MARKER: &str = "nautes-lint: uncompressed size limit";
 
-/// Reads a `.tar.gz` held in memory.
-pub fn read_tar_gz(bytes: &[u8], limits: &ArchiveLimits) -> Result<Archive, ArchiveError> {
+/// The YAML one read may keep: what is left of the job's share, and the share itself (for the
+/// message).
+#[derive(Debug, Clone, Copy)]
+pub struct Allowance {
+    pub left: u64,
+    pub job_limit: u64,
+}
+
+impl Allowance {
+    /// No bound beyond the archive limits (unit tests of the reader).
+    pub const UNBOUNDED: Allowance = Allowance {
+        left: u64::MAX,
+        job_limit: u64::MAX,
+    };
+}
+
+/// Reads a `.tar.gz` held in memory, keeping at most `allowance.left` bytes of files.
+pub fn read_tar_gz(
+    bytes: &[u8],
+    limits: &ArchiveLimits,
+    allowance: Allowance,
+) -> Result<Archive, ArchiveError> {
     if bytes.len() as u64 > limits.max_compressed_bytes {
         return Err(ArchiveError::TooLarge(
             "compressed size",
@@ -88,19 +131,65 @@ pub fn read_tar_gz(bytes: &[u8], limits: &ArchiveLimits) -> Result<Archive, Arch
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut config = None;
     let mut count = 0u64;
-    for entry in archive.entries().map_err(map_err)? {
+    let mut kept = 0u64;
+    // The name a GNU long-name or PAX record gives the next entry. The tar crate would read
+    // those records whole, whatever their size, so they are handled here, raw.
+    let mut long_name: Option<Vec<u8>> = None;
+    for entry in archive.entries().map_err(map_err)?.raw(true) {
         let mut entry = entry.map_err(map_err)?;
         count += 1;
         if count > limits.max_entries {
             return Err(ArchiveError::TooManyEntries(limits.max_entries));
         }
         let kind = entry.header().entry_type();
-        // `git archive` starts with a pax global header carrying the commit id; folders carry
-        // nothing either.
-        if kind.is_pax_global_extensions() || kind.is_dir() || kind.is_pax_local_extensions() {
+        let long_name_record = kind.is_gnu_longname() || kind.is_gnu_longlink();
+        if long_name_record || kind.is_pax_local_extensions() || kind.is_pax_global_extensions() {
+            let what = if long_name_record {
+                "long-name record"
+            } else {
+                "PAX record"
+            };
+            if entry.size() > MAX_RECORD_BYTES {
+                return Err(ArchiveError::TooLarge(what, MAX_RECORD_BYTES));
+            }
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut data).map_err(map_err)?;
+            if kind.is_gnu_longname() {
+                // NUL-terminated.
+                let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
+                data.truncate(end);
+                long_name = Some(data);
+            } else if kind.is_pax_local_extensions() {
+                for ext in tar::PaxExtensions::new(&data) {
+                    let ext = ext.map_err(map_err)?;
+                    match ext.key() {
+                        Ok("path") => long_name = Some(ext.value_bytes().to_vec()),
+                        // A size record would make this reader and others disagree on where
+                        // the next header starts; `git archive` writes one only for files over
+                        // 8 GiB, far past the limits.
+                        Ok("size") => {
+                            return Err(ArchiveError::Corrupt(
+                                "a PAX size record, which the service does not read".into(),
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // `git archive` starts with a global header carrying the commit id: nothing to use.
             continue;
         }
-        let raw = entry.path().map_err(map_err)?.into_owned();
+        let raw = match long_name.take() {
+            Some(name) => match String::from_utf8(name) {
+                Ok(name) => std::path::PathBuf::from(name),
+                // GitLab never produces such names; like other malformed paths, dropped.
+                Err(_) => continue,
+            },
+            None => entry.path().map_err(map_err)?.into_owned(),
+        };
+        if kind.is_dir() {
+            continue;
+        }
         let Some(path) = strip_top(&raw) else {
             continue;
         };
@@ -119,11 +208,15 @@ pub fn read_tar_gz(bytes: &[u8], limits: &ArchiveLimits) -> Result<Archive, Arch
         if !kind.is_file() {
             continue;
         }
-        let size = entry.header().size().map_err(map_err)?;
+        let size = entry.size();
         if size > MAX_FILE_BYTES {
             // Not read at all: the reason is the same one the other sources give.
             problems.push((path, ReadError::TooLarge(size).to_string()));
             continue;
+        }
+        kept += size;
+        if kept > allowance.left {
+            return Err(ArchiveError::OverBudget(allowance.job_limit));
         }
         let mut data = Vec::with_capacity(size as usize);
         entry.read_to_end(&mut data).map_err(map_err)?;
@@ -137,12 +230,111 @@ pub fn read_tar_gz(bytes: &[u8], limits: &ArchiveLimits) -> Result<Archive, Arch
     for (path, problem) in problems {
         tree = tree.with_problem(&path, &problem);
     }
+    if tree.entries().is_empty() {
+        return Err(ArchiveError::NoResources);
+    }
     // The base and the head of a push are two archives: ids let the head reuse the base's
     // results for every file the push did not touch.
     Ok(Archive {
         tree: tree.with_content_ids(),
         config,
     })
+}
+
+impl Archive {
+    /// The bytes of file contents it holds: what a job is charged for it.
+    pub fn held_bytes(&self) -> u64 {
+        (self.tree.content_bytes() + self.config.as_ref().map_or(0, String::len)) as u64
+    }
+}
+
+/// The YAML all jobs of the process may hold at once, and one job's share.
+///
+/// A job reserves its whole share before it reads an archive, waiting while other jobs hold the
+/// rest, and gives back what it did not use once its trees are read. Reserving the share at once
+/// (not file by file) means two jobs can never each hold half and wait for the other.
+pub struct YamlBudget {
+    pool: Arc<Semaphore>,
+    per_job: u64,
+}
+
+/// Permits count KiB, so a share fits the semaphore's `u32` requests.
+const UNIT: u64 = 1024;
+
+fn units(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX)
+}
+
+impl YamlBudget {
+    /// `per_job` must not exceed `total` (checked with the configuration), or a job would wait
+    /// forever.
+    pub fn new(total: u64, per_job: u64) -> YamlBudget {
+        YamlBudget {
+            pool: Arc::new(Semaphore::new(units(total) as usize)),
+            per_job,
+        }
+    }
+
+    /// A job's share, once the other jobs leave room for it.
+    pub async fn reserve(&self) -> JobBudget {
+        let want = units(self.per_job);
+        let permit = match self.pool.clone().try_acquire_many_owned(want) {
+            Ok(p) => p,
+            Err(_) => {
+                tracing::info!("waiting for YAML memory: other jobs hold the process's budget");
+                self.pool
+                    .clone()
+                    .acquire_many_owned(want)
+                    .await
+                    // The semaphore is never closed.
+                    .expect("the YAML budget is never closed")
+            }
+        };
+        JobBudget {
+            permit,
+            limit: self.per_job,
+            used: 0,
+        }
+    }
+}
+
+/// One job's share of the [`YamlBudget`]; given back when dropped.
+pub struct JobBudget {
+    permit: OwnedSemaphorePermit,
+    limit: u64,
+    used: u64,
+}
+
+impl JobBudget {
+    /// What the next archive may keep.
+    pub fn allowance(&self) -> Allowance {
+        Allowance {
+            left: self.limit.saturating_sub(self.used),
+            job_limit: self.limit,
+        }
+    }
+
+    /// Counts an archive the job holds (read within [`allowance`](Self::allowance), or taken
+    /// from the cache).
+    pub fn charge(&mut self, archive: &Archive) -> Result<(), ArchiveError> {
+        let bytes = archive.held_bytes();
+        if bytes > self.allowance().left {
+            return Err(ArchiveError::OverBudget(self.limit));
+        }
+        self.used += bytes;
+        Ok(())
+    }
+
+    /// Gives back the part of the share the job's trees do not use, for the other jobs.
+    pub fn release_unused(&mut self) {
+        let keep = units(self.used).max(1) as usize;
+        if let Some(rest) = self
+            .permit
+            .split(self.permit.num_permits().saturating_sub(keep))
+        {
+            drop(rest);
+        }
+    }
 }
 
 /// `<project>-<sha>-<sha>/runtimes/a.yaml` -> `runtimes/a.yaml`. Entries outside one top folder,
@@ -275,7 +467,7 @@ mod tests {
             ("p-abc-abc/.nautes-lint.yaml", b"strict: true\n"),
             ("p-abc-abc/envs/notes.md", b"x"),
         ]);
-        let a = read_tar_gz(&bytes, &ArchiveLimits::default()).unwrap();
+        let a = read_tar_gz(&bytes, &ArchiveLimits::default(), Allowance::UNBOUNDED).unwrap();
         let paths: Vec<_> = a.tree.entries().iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["runtimes/dr.yaml"]);
         assert_eq!(a.tree.read(0).unwrap(), b"kind: DeploymentRuntime\n");
@@ -292,7 +484,7 @@ mod tests {
             ..ArchiveLimits::default()
         };
         assert!(matches!(
-            read_tar_gz(&bytes, &limits),
+            read_tar_gz(&bytes, &limits, Allowance::UNBOUNDED),
             Err(ArchiveError::TooLarge("uncompressed size", _))
         ));
     }
@@ -308,7 +500,7 @@ mod tests {
             ..ArchiveLimits::default()
         };
         assert_eq!(
-            read_tar_gz(&tar_gz(&refs), &limits).unwrap_err(),
+            read_tar_gz(&tar_gz(&refs), &limits, Allowance::UNBOUNDED).unwrap_err(),
             ArchiveError::TooManyEntries(10)
         );
     }
@@ -319,6 +511,7 @@ mod tests {
         let a = read_tar_gz(
             &tar_gz(&[("p/runtimes/big.yaml", &big)]),
             &ArchiveLimits::default(),
+            Allowance::UNBOUNDED,
         )
         .unwrap();
         let e = &a.tree.entries()[0];
@@ -331,8 +524,8 @@ mod tests {
         gz.write_all(b"definitely not a tar stream, but long enough to be read as a header? no")
             .unwrap();
         let bytes = gz.finish().unwrap();
-        assert!(read_tar_gz(&bytes, &ArchiveLimits::default()).is_err());
-        assert!(read_tar_gz(b"not gzip", &ArchiveLimits::default()).is_err());
+        assert!(read_tar_gz(&bytes, &ArchiveLimits::default(), Allowance::UNBOUNDED).is_err());
+        assert!(read_tar_gz(b"not gzip", &ArchiveLimits::default(), Allowance::UNBOUNDED).is_err());
     }
 
     #[test]
@@ -360,12 +553,64 @@ mod tests {
         assert!(cache.get(1, &a).is_some(), "nothing evicted for it");
     }
 
+    #[tokio::test]
+    async fn a_job_is_charged_what_it_holds_and_gives_back_the_rest() {
+        let archive = |size: usize| Archive {
+            tree: MemoryTree::new([("envs/a.yaml", vec![b'x'; size])]),
+            config: None,
+        };
+        let budget = YamlBudget::new(8 * 1024, 8 * 1024);
+        let mut job = budget.reserve().await;
+        assert_eq!(
+            budget.pool.available_permits(),
+            0,
+            "the whole share is reserved"
+        );
+        job.charge(&archive(1000)).unwrap();
+        assert_eq!(job.allowance().left, 8 * 1024 - 1000);
+        assert_eq!(
+            job.charge(&archive(8 * 1024)).unwrap_err(),
+            ArchiveError::OverBudget(8 * 1024)
+        );
+        job.release_unused();
+        assert_eq!(
+            budget.pool.available_permits(),
+            7,
+            "1 KiB kept for 1000 bytes"
+        );
+        drop(job);
+        assert_eq!(budget.pool.available_permits(), 8);
+    }
+
+    #[test]
+    fn records_and_kept_files_are_bounded() {
+        let name = format!("p/envs/{}.yaml", "n".repeat(200));
+        let bytes = tar_gz(&[(name.as_str(), b"a: 1\n"), ("p/envs/b.yaml", b"b: 2\n")]);
+        let a = read_tar_gz(&bytes, &ArchiveLimits::default(), Allowance::UNBOUNDED).unwrap();
+        let paths: Vec<_> = a.tree.entries().iter().map(|e| e.path.clone()).collect();
+        assert_eq!(paths, ["envs/b.yaml".to_owned(), name[2..].to_owned()]);
+        let tight = Allowance {
+            left: 6,
+            job_limit: 100,
+        };
+        assert_eq!(
+            read_tar_gz(&bytes, &ArchiveLimits::default(), tight).unwrap_err(),
+            ArchiveError::OverBudget(100)
+        );
+        let huge = format!("p/envs/{}.yaml", "n".repeat(MAX_RECORD_BYTES as usize));
+        let bytes = tar_gz(&[(huge.as_str(), b"a: 1\n")]);
+        assert_eq!(
+            read_tar_gz(&bytes, &ArchiveLimits::default(), Allowance::UNBOUNDED).unwrap_err(),
+            ArchiveError::TooLarge("long-name record", MAX_RECORD_BYTES)
+        );
+    }
+
     #[test]
     fn traversal_is_dropped() {
         let bytes = tar_gz(&[("p/runtimes/ok.yaml", b"a: 1\n")]);
         // The tar builder refuses `..` itself, so test the path function directly.
         assert_eq!(strip_top(std::path::Path::new("p/../etc/passwd")), None);
         assert_eq!(strip_top(std::path::Path::new("/p/runtimes/x.yaml")), None);
-        assert!(read_tar_gz(&bytes, &ArchiveLimits::default()).is_ok());
+        assert!(read_tar_gz(&bytes, &ArchiveLimits::default(), Allowance::UNBOUNDED).is_ok());
     }
 }

@@ -49,7 +49,54 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Deadline for answering one webhook request.
     pub request_timeout: Duration,
+    /// How long a taken job stays this process's without a renewal; renewed every third of it
+    /// while the job runs. A job of a process that died is taken again after this long.
+    pub job_lease: Duration,
+    /// How long a client may take to send a request's headers before it is disconnected.
+    pub header_timeout: Duration,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    pub yaml: YamlLimits,
 }
+
+/// Bounds on the YAML held in memory while jobs run: the resource files of a job's head and
+/// base trees, uncompressed. Parsing and checking them takes about as much again (see
+/// `docs/service.md`), so these bound the service's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct YamlLimits {
+    /// One job's trees; a job over it fails with the reason.
+    pub per_job: u64,
+    /// All running jobs together; a job waits until its share is free.
+    pub total: u64,
+}
+
+impl Default for YamlLimits {
+    fn default() -> Self {
+        YamlLimits {
+            per_job: 64 * 1024 * 1024,
+            total: 128 * 1024 * 1024,
+        }
+    }
+}
+
+impl YamlLimits {
+    /// A share larger than the whole would make every job wait forever.
+    pub fn check(self) -> Result<YamlLimits, String> {
+        if self.per_job == 0 {
+            return Err("--max-job-yaml-bytes must be more than 0".into());
+        }
+        if self.per_job > self.total {
+            return Err(format!(
+                "--max-job-yaml-bytes ({}) is more than --max-yaml-bytes ({}): no job could run",
+                self.per_job, self.total
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// The default [`ServeConfig::job_lease`].
+pub const JOB_LEASE: Duration = Duration::from_secs(30);
 
 /// Bounds on a downloaded repository archive, so a huge or hostile repository costs a finding
 /// or a failed job, never unbounded memory.
@@ -82,6 +129,10 @@ pub struct RetryPolicy {
     pub call_attempts: u32,
     /// Runs of one job before it is marked failed for good.
     pub max_job_attempts: u32,
+    /// A call that gets no byte for this long (no answer, or an archive body that stops) is
+    /// given up without the in-place retries: its job goes back to the queue with the backoff
+    /// delay, and the worker takes other jobs meanwhile.
+    pub stall: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -91,6 +142,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(300),
             call_attempts: 4,
             max_job_attempts: 10,
+            stall: Duration::from_secs(30),
         }
     }
 }
@@ -213,6 +265,18 @@ mod tests {
         );
         assert!(check_gitlab_url("gitlab.example.com").is_err());
         assert!(check_gitlab_url("https://g.example.com/api/v4").is_err());
+    }
+
+    #[test]
+    fn a_job_share_over_the_whole_budget_is_refused() {
+        assert!(YamlLimits::default().check().is_ok());
+        let e = YamlLimits {
+            per_job: 10,
+            total: 5,
+        }
+        .check()
+        .unwrap_err();
+        assert!(e.contains("--max-yaml-bytes"), "{e}");
     }
 
     #[test]

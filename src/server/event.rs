@@ -2,7 +2,7 @@
 //! nothing). Pure functions of headers and bytes, so every rule here has a unit test.
 
 use super::config::Secret;
-use super::queue::{JobKind, NewJob};
+use super::queue::{Base, JobKind, NewJob};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -10,6 +10,24 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+/// Longest branch name stored, in bytes. Git has no limit of its own; a loose ref is a file whose
+/// every path component is at most 255 bytes on common file systems, and no branch name in
+/// real use comes near 1,024 bytes. Over it, the delivery is refused rather than stored.
+pub const MAX_REF_BYTES: usize = 1024;
+/// Longest delivery key or event id stored, in bytes: GitLab sends UUIDs (36 characters).
+pub const MAX_KEY_BYTES: usize = 255;
+
+/// Refuses a value over its bound: a cut one would name another branch or merge two keys.
+fn bounded<'a>(what: &str, value: &'a str, max: usize) -> Result<&'a str, BadRequest> {
+    if value.len() > max {
+        return Err(BadRequest(format!(
+            "malformed body: {what} is {} bytes, over the limit of {max}",
+            value.len()
+        )));
+    }
+    Ok(value)
+}
 
 /// Compares a presented token with the configured one in constant time. Both sides are hashed
 /// first so neither the content nor the length of the secret leaks through timing.
@@ -93,6 +111,8 @@ pub struct BadRequest(pub String);
 #[derive(Deserialize)]
 struct Project {
     id: i64,
+    #[serde(default)]
+    default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -131,8 +151,12 @@ struct MergeRequest {
     object_attributes: MrAttributes,
 }
 
-fn is_sha(s: &str) -> bool {
-    (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+/// A full commit sha (SHA-1 or SHA-256) in lower case, as GitLab writes it, so the same commit
+/// always makes the same duplicate key. An abbreviated sha is refused, not resolved: GitLab
+/// never sends one, and it could name another commit once the repository grows.
+fn full_sha(s: &str) -> Option<String> {
+    (matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| s.to_ascii_lowercase())
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, BadRequest> {
@@ -146,6 +170,15 @@ pub fn decide(
     event_uuid: Option<&str>,
     idempotency_key: Option<&str>,
 ) -> Result<Decision, BadRequest> {
+    // An empty or blank key names no delivery; stored, it would make every later delivery
+    // without a real key a "duplicate".
+    let idempotency_key = idempotency_key.filter(|k| !k.trim().is_empty());
+    if let Some(k) = idempotency_key {
+        bounded("the delivery key", k, MAX_KEY_BYTES)?;
+    }
+    if let Some(u) = event_uuid {
+        bounded("X-Gitlab-Event-UUID", u, MAX_KEY_BYTES)?;
+    }
     let meta = |mut job: NewJob| {
         job.event_uuid = event_uuid.map(str::to_owned);
         job.idempotency_key = idempotency_key.map(str::to_owned);
@@ -160,6 +193,11 @@ pub fn decide(
                     p.object_kind
                 )));
             }
+            let default_branch = p
+                .project
+                .as_ref()
+                .and_then(|p| p.default_branch.clone())
+                .filter(|b| !b.is_empty());
             let project_id = p
                 .project
                 .map(|p| p.id)
@@ -168,20 +206,28 @@ pub fn decide(
             let Some(branch) = p.ref_name.strip_prefix("refs/heads/") else {
                 return Ok(Decision::Ignore("not a branch"));
             };
+            let branch = bounded("the ref", branch, MAX_REF_BYTES)?;
             let after = p.after.unwrap_or_default();
             if after == ZERO_SHA {
                 return Ok(Decision::Ignore("branch deleted"));
             }
             let sha = p.checkout_sha.filter(|s| !s.is_empty()).unwrap_or(after);
-            if !is_sha(&sha) {
-                return Err(BadRequest(
-                    "malformed body: `after` is not a commit sha".into(),
-                ));
-            }
-            let base = p
-                .before
-                .filter(|b| b != ZERO_SHA && is_sha(b))
-                .map(|b| (project_id, b));
+            let sha = full_sha(&sha).ok_or_else(|| {
+                BadRequest("malformed body: `after` is not a full commit sha".into())
+            })?;
+            let base = match p.before.as_deref().and_then(full_sha) {
+                Some(b) if b != ZERO_SHA => Some(Base::Rev {
+                    project: project_id,
+                    rev: b,
+                }),
+                // A new branch (or a `before` GitLab left out): compared with where it left
+                // the default branch, unless it is the default branch itself (a first push).
+                _ if default_branch.as_deref() == Some(branch) => None,
+                _ => Some(Base::ForkPoint {
+                    project: project_id,
+                    default_branch,
+                }),
+            };
             Ok(meta(NewJob {
                 kind: JobKind::Push,
                 project_id,
@@ -212,15 +258,15 @@ pub fn decide(
             if !code_changed {
                 return Ok(Decision::Ignore("merge request action changes no code"));
             }
+            bounded("the source branch ref", &a.source_branch, MAX_REF_BYTES)?;
+            bounded("the target branch ref", &a.target_branch, MAX_REF_BYTES)?;
             let sha = a
                 .last_commit
                 .map(|c| c.id)
                 .ok_or_else(|| BadRequest("malformed body: no last_commit".into()))?;
-            if !is_sha(&sha) {
-                return Err(BadRequest(
-                    "malformed body: last_commit.id is not a commit sha".into(),
-                ));
-            }
+            let sha = full_sha(&sha).ok_or_else(|| {
+                BadRequest("malformed body: last_commit.id is not a full commit sha".into())
+            })?;
             // The project header is the target project; keep it when the attributes disagree.
             let target = if a.target_project_id > 0 {
                 a.target_project_id
@@ -232,7 +278,10 @@ pub fn decide(
                 project_id: a.source_project_id,
                 sha,
                 ref_name: a.source_branch,
-                base: Some((target, a.target_branch)),
+                base: Some(Base::Rev {
+                    project: target,
+                    rev: a.target_branch,
+                }),
                 merge_request: Some((target, a.iid)),
                 event_uuid: None,
                 idempotency_key: None,
@@ -266,20 +315,53 @@ mod tests {
         assert_eq!(job.sha, "da1560886d4f094c3e6c9ef40349f7d38b5d27d7");
         assert_eq!(
             job.base,
-            Some((15, "95790bf891e76fee5e1747ab589903a6a1f80f22".into()))
+            Some(Base::Rev {
+                project: 15,
+                rev: "95790bf891e76fee5e1747ab589903a6a1f80f22".into()
+            })
         );
         assert_eq!(job.idempotency_key.as_deref(), Some("k"));
+        for blank in ["", "  \t"] {
+            let Decision::Enqueue(job) =
+                decide(Some("Push Hook"), PUSH.as_bytes(), None, Some(blank)).unwrap()
+            else {
+                panic!()
+            };
+            assert_eq!(job.idempotency_key, None);
+        }
     }
 
     #[test]
-    fn new_branch_has_no_base_and_deletion_is_ignored() {
+    fn a_new_branch_is_compared_with_its_fork_point_and_deletion_is_ignored() {
         let new_branch = PUSH.replace("95790bf891e76fee5e1747ab589903a6a1f80f22", ZERO_SHA);
-        let Decision::Enqueue(job) =
-            decide(Some("Push Hook"), new_branch.as_bytes(), None, None).unwrap()
-        else {
-            panic!()
+        let base = |body: &str| {
+            let Decision::Enqueue(job) =
+                decide(Some("Push Hook"), body.as_bytes(), None, None).unwrap()
+            else {
+                panic!()
+            };
+            job.base
         };
-        assert_eq!(job.base, None);
+        assert_eq!(
+            base(&new_branch),
+            Some(Base::ForkPoint {
+                project: 15,
+                default_branch: None
+            })
+        );
+        let with_default = new_branch.replace(
+            r#""project":{"id":15}"#,
+            r#""project":{"id":15,"default_branch":"main"}"#,
+        );
+        assert_eq!(
+            base(&with_default),
+            Some(Base::ForkPoint {
+                project: 15,
+                default_branch: Some("main".into())
+            })
+        );
+        // The first push of the default branch itself has nothing to compare with.
+        assert_eq!(base(&with_default.replace("\"main\"", "\"master\"")), None);
         let deleted = PUSH
             .replace(
                 "\"after\":\"da1560886d4f094c3e6c9ef40349f7d38b5d27d7\"",
@@ -331,7 +413,13 @@ mod tests {
             panic!()
         };
         assert_eq!(job.project_id, 14);
-        assert_eq!(job.base, Some((1, "main".into())));
+        assert_eq!(
+            job.base,
+            Some(Base::Rev {
+                project: 1,
+                rev: "main".into()
+            })
+        );
         assert_eq!(job.merge_request, Some((1, 3)));
         assert!(matches!(
             decide(

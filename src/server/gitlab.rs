@@ -1,4 +1,4 @@
-//! The four GitLab REST calls the service makes, with the retry rules of the issue:
+//! The GitLab REST calls the service makes, with the retry rules of the issue:
 //! 429 waits for `Retry-After`, 5xx and network errors back off exponentially, any other 4xx is
 //! final. Every call carries the delivery's `X-Gitlab-Event-UUID`, so GitLab can tell the
 //! service's own notes from a user's and no webhook loop starts.
@@ -54,6 +54,22 @@ pub struct Note {
     pub id: i64,
     #[serde(default)]
     pub body: String,
+    pub author: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub id: i64,
+}
+
+/// What editing a note did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteEdit {
+    Edited,
+    /// 404: deleted by a user.
+    Gone,
+    /// 403: not ours to edit (another user's note, or the token changed hands).
+    Forbidden,
 }
 
 #[derive(Clone)]
@@ -63,6 +79,8 @@ pub struct GitLab {
     token: Secret,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
+    /// The token's user id, asked once per process (`GET /user`).
+    me: Arc<tokio::sync::OnceCell<i64>>,
 }
 
 /// What one attempt of a call produced.
@@ -70,6 +88,9 @@ enum Attempt<T> {
     Done(T),
     /// Retry after this long (429 with `Retry-After`), or after the backoff (None).
     Again(Option<Duration>, String),
+    /// Worth another try, but not in place: the job goes back to the queue (a stalled
+    /// download would hold the worker again).
+    Requeue(String),
     Final(String),
 }
 
@@ -92,6 +113,7 @@ impl GitLab {
             token,
             retry,
             metrics,
+            me: Arc::default(),
         })
     }
 
@@ -111,8 +133,32 @@ impl GitLab {
         rb
     }
 
-    /// Sends `build()` until it succeeds, a final error, or the attempts run out.
+    /// [`GitLab::call_streaming`] for a call whose whole answer is small: an attempt that has
+    /// not finished after the stall timeout is given up (it goes back to the queue).
     async fn call<T, F, Fut>(&self, endpoint: &'static str, mut attempt: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let stall = self.retry.stall;
+        self.call_streaming(endpoint, move || {
+            let sent = attempt();
+            async move {
+                tokio::time::timeout(stall, sent).await.unwrap_or_else(|_| {
+                    Attempt::Requeue(format!("no answer for {} s", stall.as_secs_f64()))
+                })
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, a final error, or the attempts run out. The attempt
+    /// watches its own progress (a long download is fine while bytes arrive).
+    async fn call_streaming<T, F, Fut>(
+        &self,
+        endpoint: &'static str,
+        mut attempt: F,
+    ) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Attempt<T>>,
@@ -124,6 +170,10 @@ impl GitLab {
                 Attempt::Final(e) => {
                     self.metrics.gitlab_error(endpoint, "4xx");
                     return Err(CallError::Permanent(format!("{endpoint}: {e}")));
+                }
+                Attempt::Requeue(e) => {
+                    self.metrics.gitlab_error(endpoint, "stalled");
+                    return Err(CallError::Transient(format!("{endpoint}: {e}")));
                 }
                 Attempt::Again(wait, e) => {
                     let class = if wait.is_some() {
@@ -188,7 +238,9 @@ impl GitLab {
     }
 
     /// The repository at `sha_or_ref` as `.tar.gz`, at most `max_bytes` (read as it streams, so
-    /// an endless body stops at the limit).
+    /// an endless body stops at the limit). When no byte comes for the stall timeout (before
+    /// the answer or within its body) the download is given up at once as transient, without
+    /// the in-place retries: the job waits in the queue and the worker takes other jobs.
     pub async fn archive(
         &self,
         project: i64,
@@ -196,15 +248,22 @@ impl GitLab {
         max_bytes: u64,
         event: Option<&str>,
     ) -> Result<Vec<u8>, CallError> {
+        let stall = self.retry.stall;
         let path = format!(
             "/projects/{project}/repository/archive.tar.gz?sha={}",
             enc(sha_or_ref)
         );
-        self.call("archive", || async {
-            let resp = self
-                .request(reqwest::Method::GET, &path, event)
-                .send()
-                .await;
+        let stalled = || {
+            Attempt::Requeue(format!(
+                "the download stalled: no bytes for {} s",
+                stall.as_secs_f64()
+            ))
+        };
+        self.call_streaming("archive", || async {
+            let sent = self.request(reqwest::Method::GET, &path, event).send();
+            let Ok(resp) = tokio::time::timeout(stall, sent).await else {
+                return stalled();
+            };
             let mut resp = match classify(resp).await {
                 Ok(r) => r,
                 Err(a) => return a.map_never(),
@@ -216,7 +275,10 @@ impl GitLab {
             }
             let mut buf = Vec::new();
             loop {
-                match resp.chunk().await {
+                let Ok(chunk) = tokio::time::timeout(stall, resp.chunk()).await else {
+                    return stalled();
+                };
+                match chunk {
                     Ok(Some(c)) => {
                         if buf.len() as u64 + c.len() as u64 > max_bytes {
                             return Attempt::Final(format!(
@@ -262,7 +324,8 @@ impl GitLab {
                             let more = next.unwrap_or(v.len() >= PER_PAGE);
                             Attempt::Done((v, more))
                         }
-                        Err(e) => Attempt::Final(format!("unexpected notes list: {e}")),
+                        // A proxy's error page or a cut-off answer: worth another read.
+                        Err(e) => Attempt::Again(None, format!("unexpected notes list: {e}")),
                     }
                 }
                 Err(a) => a.map_never(),
@@ -297,7 +360,7 @@ impl GitLab {
         .await
     }
 
-    /// Edits a note. `Ok(false)` when the note is gone (deleted by a user).
+    /// Edits a note.
     pub async fn update_note(
         &self,
         project: i64,
@@ -305,7 +368,7 @@ impl GitLab {
         note_id: i64,
         body: &str,
         event: Option<&str>,
-    ) -> Result<bool, CallError> {
+    ) -> Result<NoteEdit, CallError> {
         let path = format!("/projects/{project}/merge_requests/{iid}/notes/{note_id}");
         let payload = serde_json::json!({ "body": body });
         self.call("notes", || async {
@@ -315,11 +378,107 @@ impl GitLab {
                 .send()
                 .await;
             match resp {
-                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => Attempt::Done(false),
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
+                    Attempt::Done(NoteEdit::Gone)
+                }
+                Ok(r) if r.status() == reqwest::StatusCode::FORBIDDEN => {
+                    Attempt::Done(NoteEdit::Forbidden)
+                }
                 other => match classify(other).await {
-                    Ok(_) => Attempt::Done(true),
+                    Ok(_) => Attempt::Done(NoteEdit::Edited),
                     Err(a) => a.map_never(),
                 },
+            }
+        })
+        .await
+    }
+
+    /// The id of the user the token belongs to: asked once, then kept (a token does not change
+    /// hands while the process runs).
+    pub async fn current_user(&self, event: Option<&str>) -> Result<i64, CallError> {
+        self.me
+            .get_or_try_init(|| async {
+                self.get_json::<User>("user", "/user", event)
+                    .await
+                    .map(|u| u.id)
+            })
+            .await
+            .copied()
+    }
+
+    /// The project's default branch; None for an empty repository.
+    pub async fn default_branch(
+        &self,
+        project: i64,
+        event: Option<&str>,
+    ) -> Result<Option<String>, CallError> {
+        #[derive(Deserialize)]
+        struct Project {
+            default_branch: Option<String>,
+        }
+        let p: Project = self
+            .get_json("projects", &format!("/projects/{project}"), event)
+            .await?;
+        Ok(p.default_branch.filter(|b| !b.is_empty()))
+    }
+
+    /// The merge base of two revisions. `Ok(None)` when GitLab has none: unrelated histories
+    /// (404) or a revision it does not know (400).
+    pub async fn merge_base(
+        &self,
+        project: i64,
+        a: &str,
+        b: &str,
+        event: Option<&str>,
+    ) -> Result<Option<String>, CallError> {
+        #[derive(Deserialize)]
+        struct Commit {
+            id: String,
+        }
+        let path = format!(
+            "/projects/{project}/repository/merge_base?refs%5B%5D={}&refs%5B%5D={}",
+            enc(a),
+            enc(b)
+        );
+        self.call("merge_base", || async {
+            let resp = self
+                .request(reqwest::Method::GET, &path, event)
+                .send()
+                .await;
+            match resp {
+                Ok(r)
+                    if r.status() == reqwest::StatusCode::NOT_FOUND
+                        || r.status() == reqwest::StatusCode::BAD_REQUEST =>
+                {
+                    Attempt::Done(None)
+                }
+                other => match classify(other).await {
+                    Ok(r) => match r.json::<Commit>().await {
+                        Ok(c) => Attempt::Done(Some(c.id)),
+                        Err(e) => Attempt::Final(format!("unexpected commit: {e}")),
+                    },
+                    Err(a) => a.map_never(),
+                },
+            }
+        })
+        .await
+    }
+
+    /// A GET whose answer is one JSON object.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        event: Option<&str>,
+    ) -> Result<T, CallError> {
+        self.call(endpoint, || async {
+            let resp = self.request(reqwest::Method::GET, path, event).send().await;
+            match classify(resp).await {
+                Ok(r) => match r.json::<T>().await {
+                    Ok(v) => Attempt::Done(v),
+                    Err(e) => Attempt::Final(format!("unexpected answer: {e}")),
+                },
+                Err(a) => a.map_never(),
             }
         })
         .await
@@ -331,6 +490,7 @@ impl Attempt<std::convert::Infallible> {
         match self {
             Attempt::Done(n) => match n {},
             Attempt::Again(w, e) => Attempt::Again(w, e),
+            Attempt::Requeue(e) => Attempt::Requeue(e),
             Attempt::Final(e) => Attempt::Final(e),
         }
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the job duration buckets, in seconds.
@@ -28,6 +29,8 @@ pub struct Metrics {
     durations: Mutex<Histogram>,
     /// "hit" (from the cache) or "download" -> count
     archives: Mutex<BTreeMap<&'static str, u64>>,
+    /// Connections answered 503 for being over `--max-connections`.
+    refused_connections: AtomicU64,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -71,6 +74,10 @@ impl Metrics {
 
     pub fn archive(&self, source: &'static str) {
         bump(&self.archives, source);
+    }
+
+    pub fn connection_refused(&self) {
+        self.refused_connections.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn gitlab_error(&self, endpoint: &'static str, class: &'static str) {
@@ -144,6 +151,13 @@ impl Metrics {
                 "nautes_lint_gitlab_api_errors_total{{endpoint=\"{endpoint}\",class=\"{class}\"}} {n}"
             );
         }
+        out.push_str("# HELP nautes_lint_connections_refused_total Connections answered 503 for being over --max-connections.\n");
+        out.push_str("# TYPE nautes_lint_connections_refused_total counter\n");
+        let _ = writeln!(
+            out,
+            "nautes_lint_connections_refused_total {}",
+            self.refused_connections.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -161,6 +175,7 @@ mod tests {
         m.job("failed", Duration::from_secs(3));
         m.gitlab_error("statuses", "5xx_or_network");
         m.archive("hit");
+        m.connection_refused();
         let t = m.render(4, 1);
         assert!(
             t.contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"accepted\"} 2")
@@ -171,5 +186,6 @@ mod tests {
         assert!(t.contains("nautes_lint_job_duration_seconds_count 2"));
         assert!(t.contains("endpoint=\"statuses\",class=\"5xx_or_network\"} 1"));
         assert!(t.contains("nautes_lint_archives_total{source=\"hit\"} 1"));
+        assert!(t.contains("nautes_lint_connections_refused_total 1"));
     }
 }

@@ -28,11 +28,12 @@ use metrics::{Metrics, event_label};
 use queue::{Enqueued, Queue};
 use serde_json::json;
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
 use tracing::Instrument;
 
 /// Memory for archives kept between jobs (their YAML, uncompressed): a few trees of a
@@ -51,6 +52,8 @@ struct AppState {
     ids: Arc<AtomicU64>,
     /// Distinguishes request ids of one process from the next one's.
     boot: u64,
+    /// The database file the queue opened, to notice it deleted or replaced under the process.
+    database_file: FileId,
 }
 
 /// Binds `config.listen` and runs until `shutdown` resolves.
@@ -74,15 +77,17 @@ pub async fn run_on(
 ) -> Result<(), String> {
     let config = Arc::new(config);
     let clusters = match &config.clusters {
-        Some(p) => Some(
+        Some(p) => Some(Arc::new(
             crate::clusters::load(p, None)
                 .map_err(|e| format!("cannot load the cluster inventory: {e}"))?
                 .clusters,
-        ),
+        )),
         None => None,
     };
     let (queue, recovered) =
         Queue::open_with(&config.database, config.synchronous).map_err(|e| e.to_string())?;
+    let database_file = file_id(&config.database)
+        .map_err(|e| format!("cannot read {}: {e}", config.database.display()))?;
     if recovered > 0 {
         tracing::warn!(
             jobs = recovered,
@@ -112,6 +117,7 @@ pub async fn run_on(
         clusters,
         notify: notify.clone(),
         archives: archive::ArchiveCache::new(ARCHIVE_CACHE_BYTES),
+        yaml: archive::YamlBudget::new(config.yaml.total, config.yaml.per_job),
     });
     let mut workers = tokio::task::JoinSet::new();
     for n in 0..config.workers {
@@ -126,13 +132,14 @@ pub async fn run_on(
     let state = AppState {
         config: config.clone(),
         queue: queue.clone(),
-        metrics,
+        metrics: metrics.clone(),
         notify,
         ids: Arc::new(AtomicU64::new(0)),
         boot: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
+        database_file,
     };
     let app = router(state);
     let addr = listener
@@ -152,10 +159,7 @@ pub async fn run_on(
         shutdown.await;
         let _ = signal_tx.send(true);
     });
-    let mut http_signal = signal_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = http_signal.wait_for(|s| *s).await;
-    });
+    let server = serve_http(listener, app, &config, metrics, signal_rx.clone());
     let mut worker_signal = signal_rx;
     let grace = config.shutdown_grace;
     let supervisor = async move {
@@ -174,22 +178,131 @@ pub async fn run_on(
             while workers.join_next().await.is_some() {}
         }
     };
-    let (served, ()) = tokio::join!(server, supervisor);
+    tokio::join!(server, supervisor);
     queue.close().await;
-    served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Serves HTTP/1.1 on `listener` until `stop` turns true. A client gets `header_timeout` to send
+/// its headers, so a slow or stalled one cannot hold a connection; at most `max_connections`
+/// are open at once (more are answered 503 and closed, before they can exhaust the process's
+/// file descriptors). On stop the listener closes, idle connections close at once, and requests
+/// in progress get the shutdown grace to finish; whatever is still open then is dropped, so no
+/// client keeps the process alive.
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    config: &ServeConfig,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_timeout);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            // Reaps finished connections so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            r = listener.accept() => r,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait a little rather than spin.
+                tracing::warn!(error = %e, "cannot accept a connection");
+                tokio::select! {
+                    _ = stopped(&mut stop) => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                }
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = config.max_connections,
+                "too many open connections; refused one"
+            );
+            metrics.connection_refused();
+            refuse(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            tokio::pin!(conn);
+            let done = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stopped(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = done {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(config.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "connections still open after the grace period; closed"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Resolves once `stop` is true. The guard `wait_for` returns is dropped here, so no borrow of
+/// the channel is held across an await (the futures must be `Send`).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Answers a connection over the limit without reading it, in the service's JSON error shape,
+/// and closes it. A new socket's send buffer is empty, so the short answer goes out at once:
+/// no task per refused connection, which a flood would multiply.
+fn refuse(stream: TcpStream) {
+    const BODY: &str = r#"{"error":"too many open connections; try again later"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+}
+
+/// A file's identity: device and inode, so a file replaced under the same name is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok(FileId(m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    // No inode to compare: only a deleted file is noticed.
+    std::fs::metadata(path).map(|_| FileId(0, 0))
+}
+
 fn router(state: AppState) -> Router {
-    let limit = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
+    // The webhook handler enforces --max-body-bytes itself, to answer 413 in JSON.
     let webhook = Router::new()
         .route("/webhook/gitlab", post(webhook))
-        // One limit, enforced by tower-http: 413 before the body is read when Content-Length is
-        // too large, and while streaming otherwise.
-        .layer(DefaultBodyLimit::disable())
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit));
+        .layer(DefaultBodyLimit::disable());
     Router::new()
         .merge(webhook)
         .route("/healthz", get(|| async { "ok\n" }))
@@ -209,7 +322,6 @@ fn router(state: AppState) -> Router {
 async fn access_log(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let n = st.ids.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("{:x}-{n:x}", st.boot);
-    let kind = event_label(header(req.headers(), "x-gitlab-event"));
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -220,9 +332,6 @@ async fn access_log(State(st): State<AppState>, req: Request, next: Next) -> Res
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        st.metrics.event(kind, "too_large");
-    }
     span.in_scope(|| {
         tracing::info!(
             status = status.as_u16(),
@@ -248,6 +357,21 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
     let headers = req.headers().clone();
     let event = header(&headers, "x-gitlab-event");
     let kind = event_label(event);
+    let limit = st.config.max_body_bytes;
+    let too_large = || {
+        st.metrics.event(kind, "too_large");
+        answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"error": format!("body over the limit of {limit} bytes")}),
+        )
+    };
+    // A declared length over the limit is refused before anything else is read.
+    if header(&headers, "content-length")
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+    {
+        return too_large();
+    }
     // Authenticate before reading a byte of the body.
     let token = headers.get("x-gitlab-token").map(|v| v.as_bytes());
     if !event::token_matches(token, &st.config.webhook_secret) {
@@ -258,18 +382,12 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
             json!({"error": "wrong or missing X-Gitlab-Token"}),
         );
     }
-    let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+    let body = match axum::body::to_bytes(req.into_body(), limit).await {
         Ok(b) => b,
         Err(e) => {
-            // The limit layer's error surfaces here when the body streams past the limit.
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                st.metrics.event(kind, "too_large");
-                return answer(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    json!({"error": format!("body over the limit of {} bytes", st.config.max_body_bytes)}),
-                );
+            // A chunked body has no declared length: the limit is found while reading.
+            if is_length_limit(&e) {
+                return too_large();
             }
             st.metrics.event(kind, "bad_request");
             return answer(
@@ -296,7 +414,10 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
             return answer(StatusCode::UNAUTHORIZED, json!({"error": why}));
         }
     }
-    let delivery = header(&headers, "idempotency-key").or(header(&headers, "webhook-id"));
+    // A blank Idempotency-Key is no key: it must not hide the `webhook-id` behind it.
+    let delivery = header(&headers, "idempotency-key")
+        .filter(|k| !k.trim().is_empty())
+        .or(header(&headers, "webhook-id"));
     let decision = match event::decide(
         event,
         &body,
@@ -346,7 +467,33 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
     }
 }
 
+/// Whether `e`, or any error it wraps, is the body length limit: the wrapping depth differs
+/// with the body's path through the stack.
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 async fn readyz(State(st): State<AppState>) -> Response {
+    // A write to a deleted or replaced file still succeeds (on the old inode), and every event
+    // stored there would be lost at the next start.
+    match file_id(&st.config.database) {
+        Ok(id) if id == st.database_file => {}
+        Ok(_) => {
+            tracing::warn!("not ready: the database file was replaced");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database file replaced\n").into_response();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database file is gone");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database file gone\n").into_response();
+        }
+    }
     match tokio::time::timeout(Duration::from_secs(2), st.queue.probe_write()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(e)) => {

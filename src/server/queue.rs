@@ -14,7 +14,16 @@
 //! a newer commit of the same merge request) arrives while a job is still queued, that job is
 //! marked `superseded_by` the newer sha: it is not validated, but still run, to post a
 //! `canceled` status on its commit (as GitLab shows an auto-canceled pipeline), and ends
-//! `superseded`. Jobs left `running` by a crash are put back to `queued` at start.
+//! `superseded`.
+//!
+//! Leases: a job is taken by one process (its `lease_owner`, an id made at open) until
+//! `lease_until`; the worker running it renews the lease while it runs. A job whose lease ran out
+//! (its process crashed, was killed, or hangs) is taken again by whichever process claims next,
+//! and that run counts as an attempt, so a job that kills the service every time it runs ends
+//! `failed` after `--max-attempts` instead of looping. A second process on the same file (a
+//! mistaken second replica, an overlapping rollout) therefore never takes a job a live process
+//! holds. This is the scheme a shared database (PostgreSQL) needs too; SQLite alone could have
+//! used a lock file, but that would not carry over.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -67,13 +76,25 @@ pub struct NewJob {
     pub sha: String,
     /// The branch (push) or source branch (merge request).
     pub ref_name: String,
-    /// Where the base tree comes from: the project and a sha or branch name. None for a new
-    /// branch.
-    pub base: Option<(i64, String)>,
+    /// Where the base tree comes from. None: nothing to compare with.
+    pub base: Option<Base>,
     /// For a merge request: the target project and the MR's iid (the note lives there).
     pub merge_request: Option<(i64, i64)>,
     pub event_uuid: Option<String>,
     pub idempotency_key: Option<String>,
+}
+
+/// The tree a job's findings are compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// A sha or a branch name of `project`.
+    Rev { project: i64, rev: String },
+    /// A new branch: the merge base of the job's sha and the project's default branch, looked
+    /// up when the job runs (`default_branch` None: read from the project).
+    ForkPoint {
+        project: i64,
+        default_branch: Option<String>,
+    },
 }
 
 impl NewJob {
@@ -94,6 +115,8 @@ pub struct Job {
     pub attempts: u32,
     /// The sha of the newer push that replaced this one before it ran.
     pub superseded_by: Option<String>,
+    /// A previous run stopped without a result (its process died or lost the lease).
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +158,22 @@ enum Msg {
 #[derive(Clone)]
 pub struct Queue {
     tx: mpsc::Sender<Msg>,
+    /// This process's lease owner id.
+    owner: std::sync::Arc<str>,
+}
+
+/// An owner id no other process shares: the pid, the start time and a random value (a pid is
+/// reused across containers and restarts).
+fn new_owner() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{}-{:016x}", std::process::id(), h.finish())
 }
 
 fn now_ms() -> i64 {
@@ -165,7 +204,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at      INTEGER NOT NULL,
     outcome         TEXT,
     last_error      TEXT,
-    superseded_by   TEXT
+    superseded_by   TEXT,
+    lease_owner     TEXT,
+    lease_until     INTEGER,
+    base_fork       INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_once ON jobs(project_id, sha, kind);
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery ON jobs(idempotency_key)
@@ -178,6 +220,10 @@ CREATE TABLE IF NOT EXISTS mr_notes (
     PRIMARY KEY (project_id, mr_iid)
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v);
+CREATE TABLE IF NOT EXISTS project_turns (
+    project_id INTEGER PRIMARY KEY,
+    turn       INTEGER NOT NULL
+);
 ";
 
 /// Marks the older queued jobs of a branch or merge request (?3) replaced by job ?2 (sha ?4).
@@ -187,33 +233,53 @@ const SUPERSEDE: &str = "UPDATE jobs SET superseded_by=?4, updated_at=?1
 
 /// Brings a database made by an earlier version up to [`SCHEMA`].
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_superseded_by: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name='superseded_by'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_superseded_by {
-        conn.execute_batch("ALTER TABLE jobs ADD COLUMN superseded_by TEXT;")?;
+    for (column, definition) in [
+        ("superseded_by", "TEXT"),
+        ("lease_owner", "TEXT"),
+        ("lease_until", "INTEGER"),
+        ("base_fork", "INTEGER NOT NULL DEFAULT 0"),
+    ] {
+        let present: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name=?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE jobs ADD COLUMN {column} {definition};"
+            ))?;
+        }
     }
     // Only the jobs a newer push can still replace: a superseded job stays queued (it posts
     // its `canceled` status), and an index over every queued job of a branch would make each
     // insert scan all the replaced ones before it.
+    // And the replaced jobs still waiting, which a claim coalesces.
     conn.execute_batch(
         "DROP INDEX IF EXISTS jobs_supersede;
          CREATE INDEX IF NOT EXISTS jobs_replaceable ON jobs(supersede_key)
-             WHERE state='queued' AND superseded_by IS NULL;",
+             WHERE state='queued' AND superseded_by IS NULL;
+         CREATE INDEX IF NOT EXISTS jobs_replaced ON jobs(supersede_key, id)
+             WHERE state='queued' AND superseded_by IS NOT NULL;",
     )
 }
 
 const JOB_COLUMNS: &str = "id, kind, project_id, sha, ref_name, base_project_id, base_ref, \
                            mr_project_id, mr_iid, event_uuid, idempotency_key, attempts, \
-                           superseded_by";
+                           superseded_by, base_fork";
 
 fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     let base_project: Option<i64> = r.get(5)?;
     let base_ref: Option<String> = r.get(6)?;
     let mr_project: Option<i64> = r.get(7)?;
     let mr_iid: Option<i64> = r.get(8)?;
+    let base = match (base_project, base_ref, r.get::<_, bool>(13)?) {
+        (Some(project), default_branch, true) => Some(Base::ForkPoint {
+            project,
+            default_branch,
+        }),
+        (Some(project), Some(rev), false) => Some(Base::Rev { project, rev }),
+        _ => None,
+    };
     Ok(Job {
         id: r.get(0)?,
         new: NewJob {
@@ -221,13 +287,14 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
             project_id: r.get(2)?,
             sha: r.get(3)?,
             ref_name: r.get(4)?,
-            base: base_project.zip(base_ref),
+            base,
             merge_request: mr_project.zip(mr_iid),
             event_uuid: r.get(9)?,
             idempotency_key: r.get(10)?,
         },
         attempts: r.get(11)?,
         superseded_by: r.get(12)?,
+        interrupted: false,
     })
 }
 
@@ -267,9 +334,13 @@ impl Queue {
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         migrate(&conn).map_err(err)?;
+        // Only jobs whose lease ran out: a running job with a live lease belongs to another
+        // process that is still working on it (or was killed less than a lease ago; it is taken
+        // when the lease runs out). Their run counts: `claim` added it.
         let recovered = conn
             .execute(
-                "UPDATE jobs SET state='queued', updated_at=?1 WHERE state='running'",
+                "UPDATE jobs SET state='queued', updated_at=?1, lease_owner=NULL, lease_until=NULL
+                 WHERE state='running' AND (lease_until IS NULL OR lease_until<?1)",
                 params![now_ms()],
             )
             .map_err(err)?;
@@ -278,7 +349,8 @@ impl Queue {
             .name("nautes-lint-db".into())
             .spawn(move || writer(conn, rx))
             .map_err(|e| QueueError(format!("cannot start the database thread: {e}")))?;
-        Ok((Queue { tx }, recovered))
+        let owner = new_owner().into();
+        Ok((Queue { tx, owner }, recovered))
     }
 
     /// Runs `f` in the next batch and waits until that batch is committed.
@@ -315,14 +387,23 @@ impl Queue {
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued, QueueError> {
         self.call(move |c| {
             let now = now_ms();
+            let (base_project, base_ref, base_fork) = match &job.base {
+                None => (None, None, false),
+                Some(Base::Rev { project, rev }) => (Some(*project), Some(rev.as_str()), false),
+                Some(Base::ForkPoint {
+                    project,
+                    default_branch,
+                }) => (Some(*project), default_branch.as_deref(), true),
+            };
             // Cached statements: the writer thread runs this thousands of times a second, and
             // parsing the SQL each time would be most of its work.
             let id: Option<i64> = c
                 .prepare_cached(
                     "INSERT INTO jobs (kind, project_id, sha, ref_name, base_project_id, base_ref,
                         mr_project_id, mr_iid, event_uuid, idempotency_key, supersede_key, state,
-                        not_before, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?12, ?12)
+                        not_before, created_at, updated_at, base_fork)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?12, ?12,
+                        ?13)
                      ON CONFLICT DO NOTHING RETURNING id",
                 )?
                 .query_row(
@@ -331,14 +412,15 @@ impl Queue {
                         job.project_id,
                         job.sha,
                         job.ref_name,
-                        job.base.as_ref().map(|b| b.0),
-                        job.base.as_ref().map(|b| b.1.as_str()),
+                        base_project,
+                        base_ref,
                         job.merge_request.map(|m| m.0),
                         job.merge_request.map(|m| m.1),
                         job.event_uuid,
                         job.idempotency_key,
                         job.supersede_key(),
                         now,
+                        base_fork,
                     ],
                     |r| r.get(0),
                 )
@@ -373,21 +455,92 @@ impl Queue {
         .await
     }
 
-    /// Takes the oldest job that is due and marks it running.
-    pub async fn claim(&self) -> Result<Option<Job>, QueueError> {
-        self.call(|c| {
+    /// Takes a job that is due, or a running one whose lease ran out, marks it running under
+    /// this process's lease for `lease`, and counts the run. Projects take turns: the job comes
+    /// from the project whose last turn is oldest (never: first), oldest job first within it,
+    /// so one project's burst of pushes delays another project's push by one job per worker,
+    /// not by the whole burst.
+    pub async fn claim(&self, lease: Duration) -> Result<Option<Job>, QueueError> {
+        let owner = self.owner.clone();
+        self.call(move |c| {
             let now = now_ms();
-            c.query_row(
-                &format!(
-                    "UPDATE jobs SET state='running', attempts=attempts+1, updated_at=?1
-                     WHERE id=(SELECT id FROM jobs WHERE state='queued' AND not_before<=?1
-                               ORDER BY not_before, id LIMIT 1)
-                     RETURNING {JOB_COLUMNS}"
-                ),
-                params![now],
-                job_from_row,
-            )
-            .optional()
+            // Both statements run in the batch's IMMEDIATE transaction, which holds SQLite's
+            // write lock: no other process can take the same row in between.
+            let found: Option<(i64, bool, i64, bool, String)> = c
+                .prepare_cached(
+                    "SELECT j.id, j.state='running', j.project_id, j.superseded_by IS NOT NULL,
+                        j.supersede_key
+                     FROM jobs j
+                     LEFT JOIN project_turns t ON t.project_id=j.project_id
+                     WHERE (j.state='queued' AND j.not_before<=?1)
+                        OR (j.state='running' AND (j.lease_until IS NULL OR j.lease_until<?1))
+                     ORDER BY COALESCE(t.turn, 0), j.not_before, j.id LIMIT 1",
+                )?
+                .query_row(params![now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            let Some((mut id, interrupted, project, superseded, key)) = found else {
+                return Ok(None);
+            };
+            if superseded && !interrupted {
+                // A burst of replaced pushes: only the newest replaced one posts `canceled`
+                // (it names the push that is checked); the older ones end without a post, so
+                // 500 pushes to a branch cost one status, not 498.
+                let (newest, coalesced): (i64, i64) = c
+                    .prepare_cached(
+                        "SELECT MAX(id), COUNT(*) - 1 FROM jobs
+                         WHERE supersede_key=?1 AND state='queued' AND superseded_by IS NOT NULL",
+                    )?
+                    .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if coalesced > 0 {
+                    c.prepare_cached(
+                        "UPDATE jobs SET state='superseded', outcome='coalesced', updated_at=?3
+                         WHERE supersede_key=?1 AND state='queued'
+                           AND superseded_by IS NOT NULL AND id<?2",
+                    )?
+                    .execute(params![key, newest, now])?;
+                    tracing::info!(
+                        replaced = coalesced,
+                        "older replaced pushes end without a status; the newest says canceled"
+                    );
+                }
+                id = newest;
+            }
+            c.prepare_cached(
+                "INSERT INTO project_turns (project_id, turn)
+                 VALUES (?1, (SELECT COALESCE(MAX(turn), 0) + 1 FROM project_turns))
+                 ON CONFLICT (project_id) DO UPDATE SET turn=excluded.turn",
+            )?
+            .execute(params![project])?;
+            let mut job = c
+                .prepare_cached(&format!(
+                    "UPDATE jobs SET state='running', attempts=attempts+1, updated_at=?2,
+                        lease_owner=?3, lease_until=?4
+                     WHERE id=?1 RETURNING {JOB_COLUMNS}"
+                ))?
+                .query_row(
+                    params![id, now, &*owner, now + lease.as_millis() as i64],
+                    job_from_row,
+                )?;
+            job.interrupted = interrupted;
+            Ok(Some(job))
+        })
+        .await
+    }
+
+    /// Extends this process's lease on a running job. `false`: the lease is no longer ours
+    /// (it ran out and another run took the job, or the job ended); the run must stop.
+    pub async fn renew(&self, id: i64, lease: Duration) -> Result<bool, QueueError> {
+        let owner = self.owner.clone();
+        self.call(move |c| {
+            let now = now_ms();
+            c.prepare_cached(
+                "UPDATE jobs SET lease_until=?3
+                 WHERE id=?1 AND lease_owner=?2 AND state='running'",
+            )?
+            .execute(params![id, &*owner, now + lease.as_millis() as i64])
+            .map(|n| n > 0)
         })
         .await
     }
@@ -396,7 +549,10 @@ impl Queue {
     pub async fn next_due(&self) -> Result<Option<Duration>, QueueError> {
         self.call(|c| {
             let next: Option<i64> = c.query_row(
-                "SELECT MIN(not_before) FROM jobs WHERE state='queued'",
+                "SELECT MIN(t) FROM (
+                    SELECT MIN(not_before) AS t FROM jobs WHERE state='queued'
+                    UNION ALL
+                    SELECT MIN(COALESCE(lease_until, 0)) FROM jobs WHERE state='running')",
                 [],
                 |r| r.get(0),
             )?;
@@ -408,12 +564,14 @@ impl Queue {
     /// Records a job's outcome; a job that was `superseded_by` another ends `superseded`.
     pub async fn complete(&self, id: i64, outcome: &str) -> Result<(), QueueError> {
         let outcome = outcome.to_owned();
+        let owner = self.owner.clone();
         self.call(move |c| {
             c.execute(
-                "UPDATE jobs SET outcome=?2, last_error=NULL, updated_at=?3,
+                "UPDATE jobs SET outcome=?2, last_error=NULL, updated_at=?3, lease_owner=NULL,
+                    lease_until=NULL,
                     state=CASE WHEN superseded_by IS NULL THEN 'done' ELSE 'superseded' END
-                 WHERE id=?1",
-                params![id, outcome, now_ms()],
+                 WHERE id=?1 AND lease_owner=?4",
+                params![id, outcome, now_ms(), &*owner],
             )
             .map(drop)
         })
@@ -428,12 +586,14 @@ impl Queue {
         error: &str,
     ) -> Result<(), QueueError> {
         let error = error.to_owned();
+        let owner = self.owner.clone();
         self.call(move |c| {
             let now = now_ms();
             c.execute(
-                "UPDATE jobs SET state='queued', not_before=?2, last_error=?3, updated_at=?4
-                 WHERE id=?1",
-                params![id, now + delay.as_millis() as i64, error, now],
+                "UPDATE jobs SET state='queued', not_before=?2, last_error=?3, updated_at=?4,
+                    lease_owner=NULL, lease_until=NULL
+                 WHERE id=?1 AND lease_owner=?5",
+                params![id, now + delay.as_millis() as i64, error, now, &*owner],
             )
             .map(drop)
         })
@@ -443,11 +603,13 @@ impl Queue {
     /// Gives up on a job for good; the reason stays in the row.
     pub async fn fail(&self, id: i64, error: &str) -> Result<(), QueueError> {
         let error = error.to_owned();
+        let owner = self.owner.clone();
         self.call(move |c| {
             c.execute(
-                "UPDATE jobs SET state='failed', outcome='error', last_error=?2, updated_at=?3
-                 WHERE id=?1",
-                params![id, error, now_ms()],
+                "UPDATE jobs SET state='failed', outcome='error', last_error=?2, updated_at=?3,
+                    lease_owner=NULL, lease_until=NULL
+                 WHERE id=?1 AND lease_owner=?4",
+                params![id, error, now_ms(), &*owner],
             )
             .map(drop)
         })
@@ -456,11 +618,13 @@ impl Queue {
 
     /// Puts an interrupted job back without counting the interrupted run (shutdown).
     pub async fn requeue(&self, id: i64) -> Result<(), QueueError> {
+        let owner = self.owner.clone();
         self.call(move |c| {
             c.execute(
-                "UPDATE jobs SET state='queued', attempts=MAX(attempts-1, 0), updated_at=?2
-                 WHERE id=?1 AND state='running'",
-                params![id, now_ms()],
+                "UPDATE jobs SET state='queued', attempts=MAX(attempts-1, 0), updated_at=?2,
+                    lease_owner=NULL, lease_until=NULL
+                 WHERE id=?1 AND state='running' AND lease_owner=?3",
+                params![id, now_ms(), &*owner],
             )
             .map(drop)
         })
@@ -642,6 +806,8 @@ fn run_batch(conn: &mut Connection, batch: Vec<Op>) {
 mod tests {
     use super::*;
 
+    const LEASE: Duration = Duration::from_secs(30);
+
     fn push(sha: &str, branch: &str, key: Option<&str>) -> NewJob {
         NewJob {
             kind: JobKind::Push,
@@ -686,7 +852,7 @@ mod tests {
         assert!(matches!(r, Enqueued::Accepted { superseded: 1, .. }));
         // Still run, in order, but only to say it was replaced, and by what.
         let mut claimed = Vec::new();
-        while let Some(job) = q.claim().await.unwrap() {
+        while let Some(job) = q.claim(LEASE).await.unwrap() {
             q.complete(job.id, "x").await.unwrap();
             claimed.push((job.new.sha, job.superseded_by));
         }
@@ -732,8 +898,12 @@ mod tests {
     async fn a_database_of_the_previous_schema_is_migrated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
-        let old_schema = SCHEMA.replace(",\n    superseded_by   TEXT", "");
-        assert_ne!(old_schema, SCHEMA);
+        // The first released schema: none of the columns added since.
+        let old_schema = SCHEMA.replace(
+            ",\n    superseded_by   TEXT,\n    lease_owner     TEXT,\n    lease_until     INTEGER,\n    base_fork       INTEGER NOT NULL DEFAULT 0",
+            "",
+        );
+        assert!(!old_schema.contains("lease_owner") && !old_schema.contains("superseded_by"));
         {
             let c = Connection::open(&path).unwrap();
             c.execute_batch(&old_schema).unwrap();
@@ -747,7 +917,7 @@ mod tests {
         }
         let (q, _) = Queue::open(&path).unwrap();
         q.enqueue(push("b2", "main", None)).await.unwrap();
-        let job = q.claim().await.unwrap().unwrap();
+        let job = q.claim(LEASE).await.unwrap().unwrap();
         assert_eq!(
             (job.new.sha.as_str(), job.superseded_by.as_deref()),
             ("a1", Some("b2"))
@@ -755,19 +925,53 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn running_jobs_are_recovered_at_open() {
+    async fn a_running_job_is_taken_again_only_when_its_lease_ran_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let (first, _) = Queue::open(&path).unwrap();
+        first.enqueue(push("a1", "main", None)).await.unwrap();
+        let job = first.claim(LEASE).await.unwrap().unwrap();
+        assert_eq!((job.attempts, job.interrupted), (1, false));
+        // A second process on the same file: the job is the first one's while its lease lives.
+        let (second, recovered) = Queue::open(&path).unwrap();
+        assert_eq!(recovered, 0);
+        assert!(second.claim(LEASE).await.unwrap().is_none());
+        assert!(first.renew(job.id, LEASE).await.unwrap());
+        // The first process stops renewing (it died); once the lease is over, the job is taken
+        // again and the interrupted run counts.
+        second
+            .call(|c| c.execute("UPDATE jobs SET lease_until=0", []))
+            .await
+            .unwrap();
+        let again = second.claim(LEASE).await.unwrap().unwrap();
+        assert_eq!(
+            (again.id, again.attempts, again.interrupted),
+            (job.id, 2, true)
+        );
+        // The first process's late result is not recorded over the new run.
+        assert!(!first.renew(job.id, LEASE).await.unwrap());
+        first.complete(job.id, "success").await.unwrap();
+        assert_eq!(second.state_of(job.id).await.unwrap().unwrap().0, "running");
+        second.complete(job.id, "success").await.unwrap();
+        assert_eq!(second.state_of(job.id).await.unwrap().unwrap().0, "done");
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_recovered_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
         {
             let (q, _) = Queue::open(&path).unwrap();
             q.enqueue(push("a1", "main", None)).await.unwrap();
-            let job = q.claim().await.unwrap().unwrap();
-            assert_eq!(job.attempts, 1);
+            q.claim(Duration::ZERO).await.unwrap().unwrap();
+            q.call(|c| c.execute("UPDATE jobs SET lease_until=0", []))
+                .await
+                .unwrap();
             q.close().await;
         }
         let (q, recovered) = Queue::open(&path).unwrap();
         assert_eq!(recovered, 1);
-        let job = q.claim().await.unwrap().unwrap();
+        let job = q.claim(LEASE).await.unwrap().unwrap();
         assert_eq!((job.new.sha.as_str(), job.attempts), ("a1", 2));
     }
 
@@ -776,11 +980,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
         q.enqueue(push("a1", "main", None)).await.unwrap();
-        let job = q.claim().await.unwrap().unwrap();
+        let job = q.claim(LEASE).await.unwrap().unwrap();
         q.retry_later(job.id, Duration::from_secs(60), "503")
             .await
             .unwrap();
-        assert!(q.claim().await.unwrap().is_none());
+        assert!(q.claim(LEASE).await.unwrap().is_none());
         assert!(q.next_due().await.unwrap().unwrap() > Duration::from_secs(50));
     }
 

@@ -3,17 +3,16 @@
 //! client sorts them: transient ones put the job back with a growing delay, permanent ones end
 //! it with a logged reason and, where GitLab still listens, a `failed` status that says why.
 
-use super::archive::{self, Archive, ArchiveCache};
+use super::archive::{self, Archive, ArchiveCache, JobBudget, YamlBudget};
 use super::config::ServeConfig;
-use super::gitlab::{CallError, GitLab, StatusState, truncate_chars};
+use super::gitlab::{CallError, GitLab, NoteEdit, StatusState, truncate_chars};
 use super::metrics::Metrics;
-use super::queue::{Job, Queue};
+use super::queue::{Base, Job, Queue};
 use crate::config::Config;
 use crate::diagnostic::Severity;
 use crate::engine::{Report, Settings};
-use crate::model::Cluster;
+use crate::render::plural;
 use crate::tree::Tree;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
@@ -31,10 +30,12 @@ pub struct Context {
     pub queue: Queue,
     pub gitlab: GitLab,
     pub metrics: Arc<Metrics>,
-    pub clusters: Option<HashMap<String, Cluster>>,
+    pub clusters: Option<Arc<crate::engine::Clusters>>,
     /// Woken when a job is stored.
     pub notify: Arc<Notify>,
     pub archives: ArchiveCache,
+    /// The YAML all jobs together may hold.
+    pub yaml: YamlBudget,
 }
 
 /// How a job ended.
@@ -77,7 +78,7 @@ pub async fn run(
         let notified = ctx.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let job = match ctx.queue.claim().await {
+        let job = match ctx.queue.claim(ctx.config.job_lease).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::error!(worker = n, error = %e, "cannot take a job from the queue");
@@ -114,13 +115,37 @@ pub async fn run(
             delivery = job.new.event_uuid.as_deref().unwrap_or(""),
         );
         let started = Instant::now();
+        if job.interrupted {
+            span.in_scope(|| {
+                tracing::warn!("the previous run of this job stopped without a result (interrupted by a crash or a kill, or it hung); running it again")
+            });
+        }
+        let max = ctx.config.retry.max_job_attempts;
+        if job.attempts > max {
+            // Only a run that never finished gets here (a failed run is re-queued only below
+            // the limit): the job itself may be what kills the process, so it does not run.
+            let why = format!(
+                "stopped after {max} attempts; the service restarted while checking this commit"
+            );
+            finish(&ctx, &job, Err(CallError::Permanent(why)), started)
+                .instrument(span)
+                .await;
+            continue;
+        }
         let mut abort = abort.clone();
         let result = tokio::select! {
-            r = process(&ctx, &job).instrument(span.clone()) => Some(r),
+            r = process(&ctx, &job).instrument(span.clone()) => Some(Some(r)),
             _ = abort.wait_for(|a| *a) => None,
+            () = keep_lease(&ctx, job.id).instrument(span.clone()) => Some(None),
         };
         let _g = span.enter();
         match result {
+            Some(None) => {
+                tracing::error!(
+                    "lost the job's lease (another run took it); this run stops without a result"
+                );
+                ctx.metrics.job("lease_lost", started.elapsed());
+            }
             None => {
                 tracing::warn!("shutdown grace period over; job put back in the queue");
                 ctx.metrics.job("requeued", started.elapsed());
@@ -130,7 +155,21 @@ pub async fn run(
                 }
                 break;
             }
-            Some(r) => finish(&ctx, &job, r, started).await,
+            Some(Some(r)) => finish(&ctx, &job, r, started).await,
+        }
+    }
+}
+
+/// Renews the job's lease every third of its length; returns when the lease is lost. A renewal
+/// the database refuses is retried at the next tick: the lease lasts three ticks.
+async fn keep_lease(ctx: &Context, id: i64) {
+    let lease = ctx.config.job_lease;
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        match ctx.queue.renew(id, lease).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "cannot renew the job's lease"),
         }
     }
 }
@@ -177,16 +216,17 @@ async fn finish(ctx: &Context, job: &Job, result: Result<Outcome, CallError>, st
 }
 
 /// The archive of `rev`: from the cache, or fetched and read on the blocking pool (gunzip and
-/// untar are CPU work).
+/// untar are CPU work). Either way it is charged to the job's `budget`.
 async fn fetch(
     ctx: &Context,
     project: i64,
     rev: &str,
     event: Option<&str>,
+    budget: &mut JobBudget,
 ) -> Result<Result<Arc<Archive>, String>, CallError> {
     if let Some(a) = ctx.archives.get(project, rev) {
         ctx.metrics.archive("hit");
-        return Ok(Ok(a));
+        return Ok(budget.charge(&a).map(|()| a).map_err(|e| e.to_string()));
     }
     ctx.metrics.archive("download");
     let limits = ctx.config.limits;
@@ -194,14 +234,19 @@ async fn fetch(
         .gitlab
         .archive(project, rev, limits.max_compressed_bytes, event)
         .await?;
-    let read = tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits))
-        .await
-        .map_err(|e| CallError::Permanent(format!("reading the archive: {e}")))?;
-    Ok(read.map_err(|e| e.to_string()).map(|a| {
-        let a = Arc::new(a);
-        ctx.archives.put(project, rev, a.clone());
-        a
-    }))
+    let allowance = budget.allowance();
+    let read =
+        tokio::task::spawn_blocking(move || archive::read_tar_gz(&bytes, &limits, allowance))
+            .await
+            .map_err(|e| CallError::Permanent(format!("reading the archive: {e}")))?;
+    Ok(read
+        .and_then(|a| budget.charge(&a).map(|()| a))
+        .map_err(|e| e.to_string())
+        .map(|a| {
+            let a = Arc::new(a);
+            ctx.archives.put(project, rev, a.clone());
+            a
+        }))
 }
 
 async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
@@ -237,7 +282,8 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     )
     .await?;
 
-    let head = match fetch(ctx, j.project_id, &j.sha, ev).await? {
+    let mut budget = ctx.yaml.reserve().await;
+    let head = match fetch(ctx, j.project_id, &j.sha, ev, &mut budget).await? {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(error = %e, "archive refused");
@@ -249,9 +295,19 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
             return Ok(Outcome::Unchecked);
         }
     };
-    let base = match &j.base {
+    let base_rev = match &j.base {
         None => None,
-        Some((project, rev)) => match fetch(ctx, *project, rev, ev).await {
+        Some(Base::Rev { project, rev }) => Some((*project, rev.clone())),
+        Some(Base::ForkPoint {
+            project,
+            default_branch,
+        }) => fork_point(ctx, j, *project, default_branch.as_deref())
+            .await?
+            .map(|rev| (*project, rev)),
+    };
+    let base = match &base_rev {
+        None => None,
+        Some((project, rev)) => match fetch(ctx, *project, rev, ev, &mut budget).await {
             Ok(Ok(a)) => Some(a),
             // A missing or unreadable base only costs the new/old classification.
             Ok(Err(e)) | Err(CallError::Permanent(e)) => {
@@ -261,6 +317,7 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
             Err(e) => return Err(e),
         },
     };
+    budget.release_unused();
 
     let settings = match settings_for(ctx.clusters.clone(), head.config.as_deref()) {
         Ok(s) => s,
@@ -277,7 +334,14 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     .await
     .map_err(|e| CallError::Permanent(format!("validation stopped: {e}")))?;
 
-    let outcome = if report.errors() > 0 {
+    // Gated like the pre-receive hook: an error the base already had does not fail the commit
+    // (its branch could not be fixed otherwise); without a base every error is new.
+    let new_errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error && d.new != Some(false))
+        .count();
+    let outcome = if new_errors > 0 {
         Outcome::Failed
     } else {
         Outcome::Success
@@ -286,12 +350,58 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
         Outcome::Success => StatusState::Success,
         _ => StatusState::Failed,
     };
+    // The note only reports the check: a note GitLab will not take (after the client's
+    // retries) is logged, and the status still says what the check found, not a failure
+    // about the API. The note goes first, so a posted result means the note is written too.
     if let Some((target, iid)) = j.merge_request {
-        let body = note_body(&report, &j.sha, j.base.as_ref().map(|b| b.1.as_str()));
-        upsert_note(ctx, target, iid, &body, ev).await?;
+        let body = note_body(&report, &j.sha, base_rev.as_ref().map(|b| b.1.as_str()));
+        if let Err(e) = upsert_note(ctx, target, iid, &body, ev).await {
+            tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's summary note; the commit status stands");
+        }
     }
     status(state, describe(&report)).await?;
     Ok(outcome)
+}
+
+/// Where a new branch left the default branch: the merge base of its commit and the default
+/// branch. None when there is nothing to compare with: an empty project, the branch is the
+/// default branch, or the histories are unrelated.
+async fn fork_point(
+    ctx: &Context,
+    job: &super::queue::NewJob,
+    project: i64,
+    default_branch: Option<&str>,
+) -> Result<Option<String>, CallError> {
+    let ev = job.event_uuid.as_deref();
+    let branch = match default_branch {
+        Some(b) => Some(b.to_owned()),
+        None => match ctx.gitlab.default_branch(project, ev).await {
+            Ok(b) => b,
+            Err(CallError::Permanent(e)) => {
+                tracing::warn!(error = %e, "cannot read the project's default branch; every finding counts as new");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let Some(branch) = branch.filter(|b| *b != job.ref_name) else {
+        return Ok(None);
+    };
+    match ctx.gitlab.merge_base(project, &job.sha, &branch, ev).await {
+        Ok(None) => {
+            tracing::info!(default_branch = %branch, "no merge base with the default branch; every finding counts as new");
+            Ok(None)
+        }
+        Ok(Some(sha)) => {
+            tracing::info!(default_branch = %branch, base = %sha, "new branch compared with its merge base");
+            Ok(Some(sha))
+        }
+        Err(CallError::Permanent(e)) => {
+            tracing::warn!(error = %e, "merge base unavailable; every finding counts as new");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Edits the service's note on the merge request, or creates it. The note id is kept in the
@@ -311,30 +421,43 @@ async fn upsert_note(
         None => find_note(ctx, project, iid, ev).await?,
     };
     if let Some(id) = existing {
-        if ctx.gitlab.update_note(project, iid, id, body, ev).await? {
-            if known.is_none() {
-                ctx.queue.set_note_id(project, iid, id).await.map_err(db)?;
+        match ctx.gitlab.update_note(project, iid, id, body, ev).await? {
+            NoteEdit::Edited => {
+                if known.is_none() {
+                    ctx.queue.set_note_id(project, iid, id).await.map_err(db)?;
+                }
+                return Ok(());
             }
-            return Ok(());
+            NoteEdit::Gone => {
+                tracing::info!(note = id, "the summary note was deleted; posting a new one")
+            }
+            NoteEdit::Forbidden => tracing::warn!(
+                note = id,
+                "not allowed to edit the summary note (the token's user changed?); posting a new one"
+            ),
         }
-        tracing::info!(note = id, "the summary note was deleted; posting a new one");
     }
     let id = ctx.gitlab.create_note(project, iid, body, ev).await?;
     ctx.queue.set_note_id(project, iid, id).await.map_err(db)
 }
 
-/// The service's own note on a merge request, found by its marker. Pages are read oldest
-/// first; a merge request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note
-/// rather than an unbounded scan.
+/// The service's own note on a merge request: written by the token's user and carrying the
+/// marker (a user quoting the note copies the marker too). Pages are read oldest first; a merge
+/// request with more than [`MAX_NOTE_PAGES`] pages of discussion gets a new note rather than an
+/// unbounded scan.
 async fn find_note(
     ctx: &Context,
     project: i64,
     iid: i64,
     ev: Option<&str>,
 ) -> Result<Option<i64>, CallError> {
+    let me = ctx.gitlab.current_user(ev).await?;
     for page in 1..=MAX_NOTE_PAGES {
         let (notes, more) = ctx.gitlab.notes_page(project, iid, page, ev).await?;
-        if let Some(n) = notes.iter().find(|n| n.body.contains(NOTE_MARKER)) {
+        let ours = |n: &&super::gitlab::Note| {
+            n.author.as_ref().is_some_and(|a| a.id == me) && n.body.contains(NOTE_MARKER)
+        };
+        if let Some(n) = notes.iter().find(ours) {
             return Ok(Some(n.id));
         }
         if !more {
@@ -354,7 +477,7 @@ const MAX_NOTE_PAGES: u32 = 50;
 /// The service's settings plus the repository's own `.nautes-lint.yaml` (its `clusters` path
 /// means a path on a developer's machine, so the service's inventory is used instead).
 fn settings_for(
-    clusters: Option<HashMap<String, Cluster>>,
+    clusters: Option<Arc<crate::engine::Clusters>>,
     config: Option<&str>,
 ) -> Result<Settings, String> {
     let cfg = match config {
@@ -366,30 +489,7 @@ fn settings_for(
         .map_err(|e| e.to_string())?,
         None => Config::default(),
     };
-    let ignore = if cfg.ignore.is_empty() {
-        None
-    } else {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &cfg.ignore {
-            b.add(globset::Glob::new(g).map_err(|e| format!("{}: {e}", crate::config::FILE_NAME))?);
-        }
-        Some(
-            b.build()
-                .map_err(|e| format!("{}: {e}", crate::config::FILE_NAME))?,
-        )
-    };
-    Ok(Settings {
-        product: cfg.product,
-        nautes_version: cfg.nautes_version,
-        strict: cfg.strict.unwrap_or(false),
-        levels: cfg.rules,
-        ignore,
-        clusters,
-    })
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    crate::config::settings(cfg, crate::config::Overrides::default(), clusters)
 }
 
 /// The status description: the counts, at most 255 characters.

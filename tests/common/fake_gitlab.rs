@@ -1,6 +1,8 @@
 //! A fake GitLab API for the webhook service: serves repository archives built from fixture
-//! trees, takes commit statuses and merge-request notes, records every call, and can be told to
-//! fail (503, 429) or to hold archive downloads until released. Shared by `tests/serve.rs` and
+//! trees, takes commit statuses and merge-request notes (each with its author: the token's user
+//! may edit only its own, as on GitLab), answers `GET /user`, `GET /projects/:id` and
+//! `merge_base`, records every call, and can be told to fail (503, 429, a malformed body) or to
+//! hold archive downloads until released (before the answer, or in the middle of its body). Shared by `tests/serve.rs` and
 //! `examples/fake_gitlab.rs` (the benchmark).
 #![allow(dead_code)]
 
@@ -33,7 +35,14 @@ struct Fault {
     pattern: String,
     status: u16,
     retry_after: Option<u64>,
+    /// Sent as is instead of GitLab's JSON error message.
+    body: Option<String>,
 }
+
+/// The user the API token belongs to (notes it posts are its own).
+pub const TOKEN_USER: i64 = 99;
+/// The author of notes added with [`FakeGitLab::add_note`]: a person, not the token.
+pub const HUMAN_USER: i64 = 7;
 
 #[derive(Default)]
 struct Inner {
@@ -45,6 +54,20 @@ struct Inner {
     record: bool,
     faults: VecDeque<Fault>,
     notes: HashMap<(i64, i64), Vec<(i64, String)>>,
+    /// Note id -> author's user id.
+    note_authors: HashMap<i64, i64>,
+    /// The user `GET /user` names (the token's owner).
+    token_user: i64,
+    /// (ref, ref) -> their merge base, either order.
+    merge_bases: HashMap<(String, String), String>,
+    /// Revisions whose archive download waits until `hold_archives(false)`.
+    held: std::collections::HashSet<String>,
+    /// Shas whose status posts get no answer until `release_statuses()`.
+    held_statuses: std::collections::HashSet<String>,
+    /// Revisions whose archive body stops halfway until `release_stalls()`.
+    stalled: std::collections::HashSet<String>,
+    /// Project id -> default branch (`main` when not set).
+    default_branches: HashMap<i64, String>,
     next_id: i64,
     final_statuses: u64,
     first_call: Option<Instant>,
@@ -57,6 +80,7 @@ pub struct FakeGitLab {
     pub token: String,
     inner: Arc<Mutex<Inner>>,
     hold: Arc<watch::Sender<bool>>,
+    stall: Arc<watch::Sender<bool>>,
 }
 
 #[derive(Clone)]
@@ -64,6 +88,7 @@ struct AppState {
     token: String,
     inner: Arc<Mutex<Inner>>,
     hold: watch::Receiver<bool>,
+    stall: watch::Receiver<bool>,
 }
 
 impl FakeGitLab {
@@ -78,13 +103,16 @@ impl FakeGitLab {
         let inner = Arc::new(Mutex::new(Inner {
             record,
             next_id: 1000,
+            token_user: TOKEN_USER,
             ..Inner::default()
         }));
         let (hold_tx, hold_rx) = watch::channel(false);
+        let (stall_tx, stall_rx) = watch::channel(false);
         let app = Router::new().fallback(handle).with_state(AppState {
             token: token.to_owned(),
             inner: inner.clone(),
             hold: hold_rx,
+            stall: stall_rx,
         });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -94,6 +122,7 @@ impl FakeGitLab {
             token: token.to_owned(),
             inner,
             hold: Arc::new(hold_tx),
+            stall: Arc::new(stall_tx),
         }
     }
 
@@ -116,13 +145,71 @@ impl FakeGitLab {
             pattern: pattern.to_owned(),
             status,
             retry_after,
+            body: None,
         });
+    }
+
+    /// The next call matching `pattern` gets `status` with `body` as it is (malformed JSON, say).
+    pub fn answer_next(&self, pattern: &str, status: u16, body: &str) {
+        self.lock().faults.push_back(Fault {
+            pattern: pattern.to_owned(),
+            status,
+            retry_after: None,
+            body: Some(body.to_owned()),
+        });
+    }
+
+    /// The archive download of `rev` sends its headers and the first half of its body, then no
+    /// more bytes until [`FakeGitLab::release_stalls`] (a stalled connection, not a slow one).
+    pub fn stall_archive_of(&self, rev: &str) {
+        self.lock().stalled.insert(rev.to_owned());
+    }
+
+    pub fn release_stalls(&self) {
+        self.lock().stalled.clear();
+        self.stall.send_modify(|_| {});
+    }
+
+    /// The token now belongs to user `id` (a rotated token of another bot user).
+    pub fn set_token_user(&self, id: i64) {
+        self.lock().token_user = id;
+    }
+
+    /// `merge_base` of `a` and `b` (in either order) is `base`; other pairs have none (404).
+    pub fn set_merge_base(&self, a: &str, b: &str, base: &str) {
+        self.lock()
+            .merge_bases
+            .insert((a.to_owned(), b.to_owned()), base.to_owned());
+    }
+
+    pub fn set_default_branch(&self, project: i64, branch: &str) {
+        self.lock()
+            .default_branches
+            .insert(project, branch.to_owned());
     }
 
     /// While held, archive downloads wait (a job is then "in flight" for as long as a test
     /// needs).
     pub fn hold_archives(&self, hold: bool) {
+        if !hold {
+            self.lock().held.clear();
+        }
         let _ = self.hold.send(hold);
+    }
+
+    /// Status posts for `sha` get no answer (a hung call) until [`FakeGitLab::release_statuses`].
+    pub fn hold_statuses_of(&self, sha: &str) {
+        self.lock().held_statuses.insert(sha.to_owned());
+    }
+
+    pub fn release_statuses(&self) {
+        self.lock().held_statuses.clear();
+        self.hold.send_modify(|_| {});
+    }
+
+    /// Holds the downloads of `rev` only, until `hold_archives(false)`.
+    pub fn hold_archive_of(&self, rev: &str) {
+        self.lock().held.insert(rev.to_owned());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -145,11 +232,12 @@ impl FakeGitLab {
             .collect()
     }
 
-    /// A note somebody else wrote on a merge request.
+    /// A note somebody else ([`HUMAN_USER`]) wrote on a merge request.
     pub fn add_note(&self, project: i64, iid: i64, body: &str) {
         let mut g = self.lock();
         g.next_id += 1;
         let id = g.next_id;
+        g.note_authors.insert(id, HUMAN_USER);
         g.notes
             .entry((project, iid))
             .or_default()
@@ -230,10 +318,11 @@ async fn handle(
             )
         } else if let Some(i) = g.faults.iter().position(|f| key.starts_with(&f.pattern)) {
             let f = g.faults.remove(i).expect("position is valid");
-            let mut r = json_response(
-                StatusCode::from_u16(f.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                serde_json::json!({"message": "injected failure"}),
-            );
+            let code = StatusCode::from_u16(f.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut r = match f.body {
+                Some(b) => (code, [("content-type", "application/json")], b).into_response(),
+                None => json_response(code, serde_json::json!({"message": "injected failure"})),
+            };
             if let Some(s) = f.retry_after {
                 r.headers_mut()
                     .insert("retry-after", s.to_string().parse().expect("header"));
@@ -329,6 +418,21 @@ async fn route(
             )
         }
         ("POST", ["api", "v4", "projects", _, "statuses", sha]) => {
+            let mut hold = st.hold.clone();
+            loop {
+                let held = st
+                    .inner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .held_statuses
+                    .contains(*sha);
+                if !held {
+                    break;
+                }
+                if hold.changed().await.is_err() {
+                    break;
+                }
+            }
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             g.next_id += 1;
             json_response(
@@ -337,15 +441,84 @@ async fn route(
                     "name": body["name"], "description": body["description"]}),
             )
         }
+        ("GET", ["api", "v4", "user"]) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({"id": g.token_user, "username": format!("bot-{}", g.token_user),
+                    "bot": true, "state": "active"}),
+            )
+        }
+        ("GET", ["api", "v4", "projects", pid]) => {
+            let Ok(pid) = pid.parse::<i64>() else {
+                return not_found();
+            };
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let branch = g
+                .default_branches
+                .get(&pid)
+                .cloned()
+                .unwrap_or_else(|| "main".to_owned());
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({"id": pid, "default_branch": branch}),
+            )
+        }
+        ("GET", ["api", "v4", "projects", _, "repository", "merge_base"]) => {
+            // GitLab: `refs[]` twice; 400 without two refs, 404 when they share no history.
+            let refs: Vec<String> = query
+                .split('&')
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (percent_decode(k) == "refs[]").then(|| percent_decode(v))
+                })
+                .collect();
+            if refs.len() != 2 {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": "refs is missing"}),
+                );
+            }
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let found = g
+                .merge_bases
+                .get(&(refs[0].clone(), refs[1].clone()))
+                .or_else(|| g.merge_bases.get(&(refs[1].clone(), refs[0].clone())));
+            match found {
+                Some(id) => json_response(
+                    StatusCode::OK,
+                    serde_json::json!({"id": id, "short_id": &id[..id.len().min(8)],
+                        "title": "a commit", "parent_ids": []}),
+                ),
+                None => json_response(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"message": "404 Merge Base Not Found"}),
+                ),
+            }
+        }
         ("GET", ["api", "v4", "projects", _, "repository", "archive.tar.gz"]) => {
-            let mut hold = st.hold.clone();
-            let _ = hold.wait_for(|h| !*h).await;
             let rev = query_param(query, "sha").unwrap_or_default();
+            let mut hold = st.hold.clone();
+            loop {
+                let held = st
+                    .inner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .held
+                    .contains(&rev);
+                if !held && !*hold.borrow_and_update() {
+                    break;
+                }
+                if hold.changed().await.is_err() {
+                    break;
+                }
+            }
             let bytes = {
                 let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
                 g.archives.get(&rev).cloned().or(g.fallback.clone())
             };
             match bytes {
+                Some(b) if g_stalled(st, &rev) => stalled(b, st.clone(), rev),
                 Some(b) => (
                     StatusCode::OK,
                     [("content-type", "application/gzip")],
@@ -388,7 +561,11 @@ async fn route(
                         .iter()
                         .skip((page - 1) * per_page)
                         .take(per_page)
-                        .map(|(id, b)| serde_json::json!({"id": id, "body": b, "system": false}))
+                        .map(|(id, b)| {
+                            let author = g.note_authors.get(id).copied().unwrap_or(HUMAN_USER);
+                            serde_json::json!({"id": id, "body": b, "system": false,
+                                "author": {"id": author, "username": format!("user-{author}")}})
+                        })
                         .collect();
                     let next = if page * per_page < all.len() {
                         (page + 1).to_string()
@@ -404,6 +581,8 @@ async fn route(
                 ("POST", []) => {
                     g.next_id += 1;
                     let id = g.next_id;
+                    let author = g.token_user;
+                    g.note_authors.insert(id, author);
                     let text = body["body"].as_str().unwrap_or("").to_owned();
                     g.notes
                         .entry((pid, iid))
@@ -419,6 +598,14 @@ async fn route(
                         return not_found();
                     };
                     let text = body["body"].as_str().unwrap_or("").to_owned();
+                    // GitLab lets a user edit only their own notes.
+                    let author = g.note_authors.get(&note).copied();
+                    if author.is_some_and(|a| a != g.token_user) {
+                        return json_response(
+                            StatusCode::FORBIDDEN,
+                            serde_json::json!({"message": "403 Forbidden"}),
+                        );
+                    }
                     match g
                         .notes
                         .get_mut(&(pid, iid))
@@ -441,8 +628,57 @@ async fn route(
     }
 }
 
+fn g_stalled(st: &AppState, rev: &str) -> bool {
+    st.inner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .stalled
+        .contains(rev)
+}
+
+/// An archive answer that sends half of `bytes`, then nothing while `rev` is stalled.
+fn stalled(bytes: Arc<Vec<u8>>, st: AppState, rev: String) -> Response {
+    let half = bytes.len() / 2;
+    let parts = futures_util::stream::unfold(
+        (0u8, bytes, st, rev),
+        move |(step, bytes, mut st, rev)| async move {
+            let chunk = match step {
+                0 => bytes[..half].to_vec(),
+                1 => {
+                    while g_stalled(&st, &rev) {
+                        if st.stall.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                    bytes[half..].to_vec()
+                }
+                _ => return None,
+            };
+            Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(chunk)),
+                (step + 1, bytes, st, rev),
+            ))
+        },
+    );
+    (
+        StatusCode::OK,
+        [("content-type", "application/gzip")],
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response()
+}
+
 /// A `.tar.gz` of `dir` the way GitLab builds one: everything under one top folder.
 pub fn tar_gz_of_dir(dir: &Path, top: &str) -> Vec<u8> {
+    tar_gz_of_dir_then(dir, top, |_| {})
+}
+
+/// The tar stream being built, for tests that add hand-made records.
+pub type TarBuilder = tar::Builder<flate2::write::GzEncoder<Vec<u8>>>;
+
+/// Like [`tar_gz_of_dir`], then `more` appends its own records (long names, PAX headers) before
+/// the archive is closed.
+pub fn tar_gz_of_dir_then(dir: &Path, top: &str, more: impl FnOnce(&mut TarBuilder)) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
     let mut files = Vec::new();
@@ -457,6 +693,7 @@ pub fn tar_gz_of_dir(dir: &Path, top: &str) -> Vec<u8> {
         b.append_data(&mut h, format!("{top}/{rel}"), data.as_slice())
             .expect("append");
     }
+    more(&mut b);
     b.into_inner().expect("tar").finish().expect("gzip")
 }
 
