@@ -110,22 +110,43 @@ impl Checked {
 }
 
 /// A tree checked before, whose per-file results may stand in for files with the same path and
-/// the same content id (the unchanged files of a push, compared with its base).
+/// the same content id (the unchanged files of a push, compared with its base), or, for a
+/// [`Checkpoint`], for the files its caller says are unchanged.
 struct Prior<'a> {
-    tree: &'a dyn Tree,
+    /// The prior tree, whose content ids identify unchanged files.
+    tree: Option<&'a dyn Tree>,
+    /// Says which paths hold what they held at the checkpoint (instead of content ids); the
+    /// checkpoint's results are then in `slots`, to be moved rather than copied.
+    unchanged: Option<(Unchanged<'a>, &'a [Slot])>,
     checked: &'a Checked,
     /// Index in `checked.model.resources` of each file's resource.
     resource_of: Vec<Option<u32>>,
 }
 
+/// Whether the file at a path is the same as at the checkpoint.
+pub type Unchanged<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
+/// One prior file's results, moved out of a consumed [`Checkpoint`] (each is taken at most once:
+/// paths are unique).
+type Slot = std::sync::Mutex<Option<(Option<Resource>, Vec<Finding>)>>;
+
 impl<'a> Prior<'a> {
     fn new(tree: &'a dyn Tree, checked: &'a Checked) -> Prior<'a> {
+        Prior::of(Some(tree), None, checked)
+    }
+
+    fn of(
+        tree: Option<&'a dyn Tree>,
+        unchanged: Option<(Unchanged<'a>, &'a [Slot])>,
+        checked: &'a Checked,
+    ) -> Prior<'a> {
         let mut resource_of = vec![None; checked.file_count];
         for (i, r) in checked.model.resources.iter().enumerate() {
             resource_of[r.file as usize] = Some(i as u32);
         }
         Prior {
             tree,
+            unchanged,
             checked,
             resource_of,
         }
@@ -139,9 +160,35 @@ impl<'a> Prior<'a> {
 
     /// The results of prior file `old` when its content id is `id`, moved to `file`.
     fn reuse(&self, old: usize, id: &[u8], file: u32) -> Option<(Option<Resource>, Vec<Finding>)> {
-        if self.tree.blob_id(self.checked.tree_index[old])? != id {
+        if self.tree?.blob_id(self.checked.tree_index[old])? != id {
             return None;
         }
+        Some(self.moved(old, file))
+    }
+
+    /// The results of prior file `old` taken out of its slot, moved to `file`.
+    fn taken(
+        &self,
+        slots: &[Slot],
+        old: usize,
+        file: u32,
+    ) -> Option<(Option<Resource>, Vec<Finding>)> {
+        let (mut resource, mut findings) = slots
+            .get(old)?
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()?;
+        if let Some(r) = &mut resource {
+            r.file = file;
+        }
+        for f in &mut findings {
+            f.file = file;
+        }
+        Some((resource, findings))
+    }
+
+    /// The results of prior file `old`, copied to `file`.
+    fn moved(&self, old: usize, file: u32) -> (Option<Resource>, Vec<Finding>) {
         let resource = self.resource_of[old].map(|r| {
             let mut r = self.checked.model.resources[r as usize].clone();
             r.file = file;
@@ -151,7 +198,7 @@ impl<'a> Prior<'a> {
             .iter()
             .map(|f| Finding { file, ..f.clone() })
             .collect();
-        Some((resource, findings))
+        (resource, findings)
     }
 }
 
@@ -222,27 +269,111 @@ pub fn validate_with_progress(
         }
     }
 
-    let skipped_rules = rules::REGISTRY
-        .iter()
-        .map(|r| r.meta())
-        .filter(|m| match m.needs {
-            Needs::Tree => false,
-            Needs::Clusters => settings.clusters.is_none(),
-            Needs::Base => base.is_none(),
-        })
-        .filter(|m| level_of(settings, m.id, m.severity).is_some())
-        .map(|m| m.id)
-        .collect();
     Report {
         files: checked.file_count,
         paths: checked.model.paths.clone(),
         resources: checked.model.resources.len(),
         diagnostics,
-        skipped_rules,
+        skipped_rules: skipped_rules(settings, base.is_some()),
         product,
         sources,
         fixed,
     }
+}
+
+/// Rules that are on but could not run: no cluster inventory, no base revision.
+fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static str> {
+    rules::REGISTRY
+        .iter()
+        .map(|r| r.meta())
+        .filter(|m| match m.needs {
+            Needs::Tree => false,
+            Needs::Clusters => settings.clusters.is_none(),
+            Needs::Base => !with_base,
+        })
+        .filter(|m| level_of(settings, m.id, m.severity).is_some())
+        .map(|m| m.id)
+        .collect()
+}
+
+/// Moves each file's resource and findings out of `checked` into a slot per file index.
+fn take_results(checked: &mut Checked) -> Vec<Slot> {
+    let mut results: Vec<(Option<Resource>, Vec<Finding>)> =
+        std::mem::take(&mut checked.file_findings)
+            .into_iter()
+            .map(|f| (None, f))
+            .collect();
+    for r in std::mem::take(&mut checked.model.resources) {
+        if let Some(slot) = results.get_mut(r.file as usize) {
+            slot.0 = Some(r);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| std::sync::Mutex::new(Some(r)))
+        .collect()
+}
+
+/// The per-file results and the model of one check, kept so that the next check of the same
+/// tree after a few edits (an editor's keystrokes) parses only the edited files.
+pub struct Checkpoint {
+    checked: Checked,
+}
+
+impl Checkpoint {
+    /// The indexed resources of the checked tree.
+    pub fn model(&self) -> &Model {
+        &self.checked.model
+    }
+}
+
+/// [`validate`] without a base, reusing the results of `prior` for every file that `unchanged`
+/// says holds what it held then (the caller knows: it made the edits). The settings must be
+/// those of the prior check. The prior checkpoint is consumed (its results are moved, not
+/// copied); the new one is returned for the next call.
+pub fn validate_reusing(
+    tree: &dyn Tree,
+    settings: &Settings,
+    prior: Option<(Checkpoint, Unchanged<'_>)>,
+) -> (Report, Checkpoint) {
+    let prior = prior.map(|(mut c, unchanged)| {
+        let slots = take_results(&mut c.checked);
+        (c, slots, unchanged)
+    });
+    let reuse = prior
+        .as_ref()
+        .map(|(c, slots, unchanged)| Prior::of(None, Some((*unchanged, slots)), &c.checked));
+    let checked = check_files(tree, settings, reuse.as_ref(), None);
+    drop(reuse);
+    drop(prior);
+    // The next call reuses them, so they stay.
+    let mut findings: Vec<Finding> = checked.file_findings.iter().flatten().cloned().collect();
+    let product = product_of(&checked.model, settings);
+    run_tree_rules(
+        &checked.model,
+        None,
+        product.as_ref().map(|p| p.0.as_str()),
+        settings,
+        &mut findings,
+    );
+    let (diagnostics, sources) = finalize(
+        tree,
+        &checked.model,
+        findings,
+        settings,
+        &checked.tree_index,
+    );
+    let report = Report {
+        files: checked.file_count,
+        paths: checked.model.paths.clone(),
+        resources: checked.model.resources.len(),
+        diagnostics,
+        skipped_rules: skipped_rules(settings, false),
+        product,
+        sources,
+        fixed: None,
+    };
+    (report, Checkpoint { checked })
 }
 
 /// The indexed model of a tree, without running any rule (tests, and the base of a comparison).
@@ -330,6 +461,13 @@ fn reuse_or_check(
     let Some(old) = prior.find(path) else {
         return check_file(tree, index, file, path, settings);
     };
+    if let Some((unchanged, slots)) = prior.unchanged {
+        return match unchanged(path) {
+            true => prior.taken(slots, old, file),
+            false => None,
+        }
+        .unwrap_or_else(|| check_file(tree, index, file, path, settings));
+    }
     if let Some(id) = tree.blob_id(index) {
         return prior
             .reuse(old, id, file)
@@ -342,7 +480,7 @@ fn reuse_or_check(
     }
     let read = tree.read(index);
     if let Ok(bytes) = &read
-        && let Some(id) = prior.tree.content_id(bytes)
+        && let Some(id) = prior.tree.and_then(|t| t.content_id(bytes))
         && let Some(reused) = prior.reuse(old, &id, file)
     {
         return reused;
@@ -702,6 +840,42 @@ mod tests {
         let r = validate(&broken, Some(&base), &settings());
         assert!(r.diagnostics.iter().all(|d| d.rule != "yaml-syntax"));
         assert_eq!(r.resources, 1);
+    }
+
+    #[test]
+    fn a_checkpoint_reuses_the_files_said_unchanged() {
+        let (base, new) = demo_and_a_change(|c| {
+            *c = String::from_utf8(c.clone())
+                .unwrap()
+                .replace("environment: env-prod", "environment: env-prd")
+                .into_bytes();
+        });
+        let (first, checkpoint) =
+            validate_reusing(&MemoryTree::new(base.clone()), &settings(), None);
+        assert!(first.diagnostics.is_empty(), "{:?}", summary(&first));
+        let changed = MemoryTree::new(new.clone());
+        let honest = |p: &str| p != "runtimes/dr-billing-prod.yaml";
+        let (again, _) = validate_reusing(&changed, &settings(), Some((checkpoint, &honest)));
+        let plain = validate(&changed, None, &settings());
+        assert!(!plain.diagnostics.is_empty());
+        assert_eq!(summary(&plain), summary(&again));
+        assert_eq!(plain.resources, again.resources);
+        assert_eq!(plain.skipped_rules, again.skipped_rules);
+        // Trusted: a file said unchanged keeps its prior result even though it changed.
+        let lying = |_: &str| true;
+        let (_, checkpoint) = validate_reusing(&MemoryTree::new(base), &settings(), None);
+        let (stale, next) = validate_reusing(&changed, &settings(), Some((checkpoint, &lying)));
+        assert!(
+            stale
+                .diagnostics
+                .iter()
+                .all(|d| d.rule != "dr-environment-not-found"),
+            "{:?}",
+            summary(&stale)
+        );
+        // The env-ci deletion is seen all the same: only paths that are still there are reused.
+        assert_eq!(stale.resources, plain.resources);
+        assert_eq!(next.model().resources.len(), plain.resources);
     }
 
     #[test]

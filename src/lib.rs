@@ -11,6 +11,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod engine;
 pub mod fix;
+pub mod lsp;
 pub mod model;
 pub mod render;
 pub mod rules;

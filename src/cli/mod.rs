@@ -46,6 +46,8 @@ pub enum Command {
     Hook(hook::HookCommand),
     /// Write the client hooks (pre-commit, pre-push) into the current repository.
     InstallHooks(install::InstallArgs),
+    /// Run the language server on stdio (for editors: findings while typing, navigation).
+    Lsp(crate::lsp::LspArgs),
     /// Print the embedded JSON Schema of a kind.
     Schema {
         /// DeploymentRuntime, Environment, Project, CodeRepo, CodeRepoBinding,
@@ -362,6 +364,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve(&args),
         Command::Hook(cmd) => hook::run(cmd),
         Command::InstallHooks(args) => install::install(&args),
+        Command::Lsp(args) => crate::lsp::run(&args),
         Command::Rules => print(&catalogue::list()),
         Command::Explain { rule } => match catalogue::explain(&rule) {
             Some(text) => print(&text),
