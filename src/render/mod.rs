@@ -24,7 +24,8 @@ pub fn new_errors(report: &Report) -> usize {
         .count()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Text for people, rustc-style.
     Human,

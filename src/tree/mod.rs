@@ -5,11 +5,13 @@
 //! worker thread, so I/O and parsing overlap on every core instead of running as two phases.
 
 mod fs;
+#[cfg(feature = "git")]
 pub mod git;
 mod memory;
 mod overlay;
 
 pub use fs::FsTree;
+#[cfg(feature = "git")]
 pub use git::GitTree;
 pub use memory::MemoryTree;
 pub use overlay::Overlay;
