@@ -189,6 +189,14 @@ fn position_at(text: &str, at: usize) -> Value {
     json!({"line": line, "character": character})
 }
 
+/// The diagnostic whose code is `rule`; the test fails, listing them all, when there is none.
+fn with_code<'a>(diags: &'a [Value], rule: &str) -> &'a Value {
+    diags
+        .iter()
+        .find(|d| d["code"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} among {diags:?}"))
+}
+
 /// The range of `needle` where it ends the first `context` of `text`.
 fn range_of(text: &str, context: &str, needle: &str) -> Value {
     assert!(context.ends_with(needle));
@@ -244,10 +252,7 @@ fn a_missing_environment_is_reported_at_its_range_and_cleared_when_fixed() {
     let rel = "runtimes/dr-dev.yaml";
     let text = c.open(rel);
     let diags = c.diagnostics(rel);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "dr-environment-not-found")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "dr-environment-not-found");
     assert_eq!(
         d["range"],
         range_of(&text, "environment: env-dve", "env-dve")
@@ -280,10 +285,7 @@ fn ranges_count_utf16_units_on_non_ascii_lines() {
     let _ = c.diagnostics(rel);
     c.change(rel, 2, &edited);
     let diags = c.diagnostics(rel);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "dr-environment-not-found")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "dr-environment-not-found");
     assert_eq!(
         d["range"],
         range_of(&edited, "environment: env-dve", "env-dve")
@@ -313,10 +315,7 @@ fn renaming_an_environment_reports_its_runtimes_and_clears_them_again() {
     let runtime = "runtimes/dr-api-server-dev.yaml";
     let runtime_text = std::fs::read_to_string(root.join(runtime)).unwrap();
     let diags = c.diagnostics(runtime);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "dr-environment-not-found")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "dr-environment-not-found");
     assert_eq!(
         d["range"],
         range_of(&runtime_text, "environment: env-dev", "env-dev")
@@ -420,11 +419,7 @@ fn completion_offers_the_environments_in_a_destination() {
 /// The quick fixes offered for the diagnostic of `rule` on `rel`, applied one by one.
 fn fixed_by_code_action(c: &mut Client, rel: &str, text: &str, rule: &str, title: &str) -> String {
     let diags = c.diagnostics(rel);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == rule)
-        .unwrap_or_else(|| panic!("{diags:?}"))
-        .clone();
+    let d = with_code(&diags, rule).clone();
     let actions = c.request(
         "textDocument/codeAction",
         json!({
@@ -561,10 +556,7 @@ fn related_places_are_related_information() {
     let rel = "envs/env-dev.yaml";
     c.open(rel);
     let diags = c.diagnostics(rel);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "duplicate-name")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "duplicate-name");
     let other = "envs/env-dev-copy.yaml";
     let other_text = std::fs::read_to_string(dir.path().join(other)).unwrap();
     let related = d["relatedInformation"].as_array().expect("related places");
@@ -594,10 +586,7 @@ fn a_new_unsaved_file_is_checked_with_the_others() {
         }}),
     );
     let diags = c.diagnostics(rel);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "dr-environment-not-found")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "dr-environment-not-found");
     assert_eq!(
         d["range"],
         range_of(&text, "environment: env-nope", "env-nope")
@@ -630,10 +619,7 @@ fn a_save_picks_up_files_changed_outside_the_editor() {
         json!({"textDocument": {"uri": c.uri(env)}}),
     );
     let diags = c.diagnostics(runtime);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "dr-environment-not-found")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "dr-environment-not-found");
     assert_eq!(
         d["range"],
         range_of(&changed, "environment: env-gone", "env-gone")
@@ -732,10 +718,7 @@ fn the_config_flag_applies_as_in_check() {
     let rel = "runtimes/dr-dev.yaml";
     c.open(rel);
     let diags = c.diagnostics(rel);
-    let d = diags
-        .iter()
-        .find(|d| d["code"] == "dr-environment-not-found")
-        .unwrap_or_else(|| panic!("{diags:?}"));
+    let d = with_code(&diags, "dr-environment-not-found");
     // 2: Warning, as the configuration says (the rule's default is an error).
     assert_eq!(d["severity"], 2, "{d}");
     c.stop();
