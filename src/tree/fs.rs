@@ -86,12 +86,16 @@ impl FsTree {
 /// not UTF-8 is shown with U+FFFD in its place).
 fn relative(root: &Path, path: &Path) -> Option<(String, bool)> {
     let rel = path.strip_prefix(root).ok()?;
-    let exact = rel.to_str().is_some();
-    let parts: Vec<String> = rel
+    // Called for every file of the walk: the lossy copies only for a name that needs them.
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    if let Some(parts) = parts {
+        return Some((parts.join("/"), true));
+    }
+    let lossy: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
-    Some((parts.join("/"), exact))
+    Some((lossy.join("/"), false))
 }
 
 /// Where a walk error without a path is reported: it still means files were not seen, and a
