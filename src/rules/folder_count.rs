@@ -25,15 +25,16 @@ use crate::model::Kind;
 use crate::model::Resource;
 use std::collections::BTreeMap;
 
-/// The kind that owns a folder of `path` (`projects/<p>/x.yaml`: Project), if it is in one.
-fn folder_kind(path: &str) -> Option<Kind> {
-    let mut parts = path.split('/');
-    let kind = match parts.next()? {
-        "projects" => Kind::Project,
-        "code-repos" => Kind::CodeRepo,
-        _ => return None,
+/// The folder `path` sits in (`projects/<p>/x.yaml`: Project, `p`) and the kind that owns that
+/// folder, by the layout of Projects and CodeRepos.
+fn owning_folder(path: &str) -> Option<(Kind, &str)> {
+    let [top, folder, _file] = path.split('/').collect::<Vec<_>>()[..] else {
+        return None;
     };
-    (parts.next().is_some() && parts.next().is_some() && parts.next().is_none()).then_some(kind)
+    [Kind::Project, Kind::CodeRepo]
+        .into_iter()
+        .find(|k| k.layout() == (top, 3))
+        .map(|k| (k, folder))
 }
 
 super::meta!(
@@ -53,18 +54,14 @@ impl Rule for Check {
         // Every resource under `projects/<p>/` or `code-repos/<r>/`, by folder, in path order.
         let mut by_folder: BTreeMap<(Kind, &str), Vec<&Resource>> = BTreeMap::new();
         for r in &m.resources {
-            if let Some(folder_kind) = folder_kind(m.path(r)) {
-                let folder = m.path(r).split('/').nth(1).unwrap_or_default();
-                by_folder.entry((folder_kind, folder)).or_default().push(r);
+            if let Some(owner) = owning_folder(m.path(r)) {
+                by_folder.entry(owner).or_default().push(r);
             }
         }
         for ((kind, folder), list) in by_folder {
             let top = kind.layout().0;
-            let mut owners: Vec<&Resource> = list
-                .iter()
-                .copied()
-                .filter(|r| r.kind == kind && super::folder_of(kind, m.path(r)).is_some())
-                .collect();
+            let mut owners: Vec<&Resource> =
+                list.iter().copied().filter(|r| r.kind == kind).collect();
             let Some(first) = list.first() else { continue };
             if owners.is_empty() {
                 out.push(
