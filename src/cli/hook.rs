@@ -282,6 +282,8 @@ fn check_updates(
     receiver: &Receiver,
 ) -> Result<Vec<RefResult>, Failure> {
     let mut results = Vec::new();
+    // The known refs and their default branch, listed once for all the new refs of a push.
+    let mut tips: Option<(Vec<gix::ObjectId>, Option<gix::ObjectId>)> = None;
     for u in updates {
         let Some(new_id) = u.new else { continue };
         if !wanted(&u.refname, args) {
@@ -295,9 +297,14 @@ fn check_updates(
         let (base, base_name) = match (old, &receiver.known) {
             (Some(id), _) => (Some(id), format!("{} on the remote", u.refname)),
             (None, Some(known)) => {
-                let tips = repo.ref_tips(&known.prefix)?;
-                let head = peel_ref(repo, &known.default_ref)?;
-                match repo.nearest_known(new_id, &tips, head)? {
+                if tips.is_none() {
+                    tips = Some((
+                        repo.ref_tips(&known.prefix)?,
+                        peel_ref(repo, &known.default_ref)?,
+                    ));
+                }
+                let (tips, head) = tips.as_ref().expect("listed just above");
+                match repo.nearest_known(new_id, tips, *head)? {
                     Known::Already => continue,
                     Known::Base(id) => (
                         Some(id),
