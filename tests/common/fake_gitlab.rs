@@ -418,21 +418,14 @@ async fn route(
             )
         }
         ("POST", ["api", "v4", "projects", _, "statuses", sha]) => {
-            let mut hold = st.hold.clone();
-            loop {
-                let held = st
-                    .inner
+            released(st.hold.clone(), |_| {
+                st.inner
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .held_statuses
-                    .contains(*sha);
-                if !held {
-                    break;
-                }
-                if hold.changed().await.is_err() {
-                    break;
-                }
-            }
+                    .contains(*sha)
+            })
+            .await;
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             g.next_id += 1;
             json_response(
@@ -498,21 +491,16 @@ async fn route(
         }
         ("GET", ["api", "v4", "projects", _, "repository", "archive.tar.gz"]) => {
             let rev = query_param(query, "sha").unwrap_or_default();
-            let mut hold = st.hold.clone();
-            loop {
-                let held = st
-                    .inner
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .held
-                    .contains(&rev);
-                if !held && !*hold.borrow_and_update() {
-                    break;
-                }
-                if hold.changed().await.is_err() {
-                    break;
-                }
-            }
+            released(st.hold.clone(), |all_held| {
+                all_held
+                    || st
+                        .inner
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .held
+                        .contains(&rev)
+            })
+            .await;
             let bytes = {
                 let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
                 g.archives.get(&rev).cloned().or(g.fallback.clone())
@@ -707,6 +695,16 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
         } else if ft.is_file() {
             let rel = p.strip_prefix(root).expect("under root");
             out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+/// Waits while `held(the global hold flag)` is true, checking again at every change of the hold
+/// channel (the test releases a hold by changing it).
+async fn released(mut hold: watch::Receiver<bool>, held: impl Fn(bool) -> bool) {
+    while held(*hold.borrow_and_update()) {
+        if hold.changed().await.is_err() {
+            break;
         }
     }
 }
