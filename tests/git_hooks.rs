@@ -232,30 +232,27 @@ fn check_rev_reads_the_object_database_not_the_working_tree() {
     set_environment(&nested.join("default.project"), "env-dve");
     commit_all(&nested, "nested");
     let out = lint(&nested, &["check", "--rev", "HEAD", "default.project"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("environment `env-dve` does not exist"),
-        "{}",
-        text(&out)
-    );
+    says(&out, 1, "environment `env-dve` does not exist");
 }
 
 #[test]
 fn check_rev_fails_clearly_outside_a_repository_and_on_a_bad_revision() {
     let tmp = TempDir::new().unwrap();
     let out = lint(tmp.path(), &["check", "--rev", "HEAD", "."]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out).contains("not in a git repository"),
-        "{}",
-        text(&out)
-    );
+    says(&out, 2, "not in a git repository");
     let w = work_repo(tmp.path());
     let out = lint(&w, &["check", "--rev", "no-such-branch", "."]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no-such-branch"), "{}", text(&out));
     let out = lint(&w, &["check", "--new-only", "."]);
     assert_eq!(out.status.code(), Some(2), "--new-only needs --base");
+}
+
+/// Asserts the exit code and a piece of what the command printed, showing all of it otherwise.
+fn says(out: &Output, code: i32, needle: &str) {
+    let t = text(out);
+    assert_eq!(out.status.code(), Some(code), "{t}");
+    assert!(t.contains(needle), "no `{needle}` in:\n{t}");
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -392,12 +389,7 @@ fn bad_revisions_get_a_sentence() {
     std::fs::create_dir_all(&empty).unwrap();
     git_ok(&empty, &["init", "-q"]);
     let out = lint(&empty, &["check", "--rev", "HEAD", "."]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out).contains("the current branch has no commits yet"),
-        "{}",
-        text(&out)
-    );
+    says(&out, 2, "the current branch has no commits yet");
     git_ok(&empty, &["commit", "-q", "--allow-empty", "-m", "first"]);
     let out = lint(
         &empty,
@@ -411,12 +403,7 @@ fn bad_revisions_get_a_sentence() {
             ".",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out).contains("its first-parent history has 1 commit;"),
-        "{}",
-        text(&out)
-    );
+    says(&out, 2, "its first-parent history has 1 commit;");
 }
 
 #[test]
@@ -436,12 +423,7 @@ fn nothing_to_check_fails_closed() {
         ],
     );
     let out = lint(&bare, &["check"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("is a bare git repository"),
-        "{}",
-        text(&out)
-    );
+    says(&out, 2, "is a bare git repository");
     assert!(text(&out).contains("`--rev HEAD`"), "{}", text(&out));
     let out = lint(&bare, &["check", "--rev", "HEAD"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -459,11 +441,10 @@ fn nothing_to_check_fails_closed() {
     assert!(t.contains("--allow-empty"), "{t}");
     // The same through a folder of the revision.
     let out = lint(&w, &["check", "--rev", "HEAD", "runtimes"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("`runtimes` of revision `HEAD` holds no resource files"),
-        "{}",
-        text(&out)
+    says(
+        &out,
+        2,
+        "`runtimes` of revision `HEAD` holds no resource files",
     );
     // A product repository that is really empty says so.
     let out = lint(&docs, &["check", "--rev", "HEAD", "--allow-empty", "."]);
