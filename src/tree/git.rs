@@ -120,17 +120,25 @@ impl Objects {
 
     /// The commit `id` names, peeling tags; `None` when it names a tree (no history to walk).
     pub fn commit_of(&self, id: ObjectId) -> Result<Option<ObjectId>, GitError> {
-        let mut id = id;
         let mut buf = Vec::new();
+        Ok(match self.peel_tags(id, &mut buf)? {
+            (id, Kind::Commit) => Some(id),
+            _ => None,
+        })
+    }
+
+    /// The object `id` names once tags are followed, with its kind; `buf` holds its data.
+    fn peel_tags(&self, id: ObjectId, buf: &mut Vec<u8>) -> Result<(ObjectId, Kind), GitError> {
+        let mut id = id;
+        // Tags can point at tags; a bound keeps a crafted cycle from spinning forever.
         for _ in 0..64 {
-            match self.read(&id, &mut buf)? {
-                Kind::Commit => return Ok(Some(id)),
+            match self.read(&id, buf)? {
                 Kind::Tag => {
-                    let t = gix::objs::TagRef::from_bytes(&buf, self.hash)
+                    let t = gix::objs::TagRef::from_bytes(buf, self.hash)
                         .map_err(|e| err(format!("tag {id}"), e))?;
                     id = t.target();
                 }
-                Kind::Tree | Kind::Blob => return Ok(None),
+                kind => return Ok((id, kind)),
             }
         }
         Err(GitError(format!("{id}: tags nested too deeply")))
@@ -151,28 +159,16 @@ impl Objects {
 
     /// The tree of a commit, tag or tree, peeling tags and commits.
     pub fn tree_of(&self, id: ObjectId) -> Result<ObjectId, GitError> {
-        let mut id = id;
         let mut buf = Vec::new();
-        // Tags can point at tags; a bound keeps a crafted cycle from spinning forever.
-        for _ in 0..64 {
-            match self.read(&id, &mut buf)? {
-                Kind::Tree => return Ok(id),
-                Kind::Commit => {
-                    let c = gix::objs::CommitRef::from_bytes(&buf, self.hash)
-                        .map_err(|e| err(format!("commit {id}"), e))?;
-                    return Ok(c.tree());
-                }
-                Kind::Tag => {
-                    let t = gix::objs::TagRef::from_bytes(&buf, self.hash)
-                        .map_err(|e| err(format!("tag {id}"), e))?;
-                    id = t.target();
-                }
-                Kind::Blob => {
-                    return Err(GitError(format!("{id} is a file, not a commit or tree")));
-                }
+        match self.peel_tags(id, &mut buf)? {
+            (id, Kind::Tree) => Ok(id),
+            (id, Kind::Commit) => {
+                let c = gix::objs::CommitRef::from_bytes(&buf, self.hash)
+                    .map_err(|e| err(format!("commit {id}"), e))?;
+                Ok(c.tree())
             }
+            (id, _) => Err(GitError(format!("{id} is a file, not a commit or tree"))),
         }
-        Err(GitError(format!("{id}: tags nested too deeply")))
     }
 }
 
