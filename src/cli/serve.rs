@@ -11,7 +11,8 @@ use super::*;
     after_help = "Secrets (environment only, or VAR_FILE naming a file):\n  \
                   NAUTES_LINT_GITLAB_TOKEN            API token (scope `api`) that posts statuses and notes\n  \
                   NAUTES_LINT_WEBHOOK_SECRET          the webhook's secret token (X-Gitlab-Token)\n  \
-                  NAUTES_LINT_WEBHOOK_SIGNING_TOKEN   optional signing token (whsec_...): require webhook-signature"
+                  NAUTES_LINT_WEBHOOK_SIGNING_TOKEN   optional signing token (whsec_...): require webhook-signature\n  \
+                  NAUTES_LINT_CONTEXT_TOKEN           optional bearer token that GET /api/v1/context requires"
 )]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -74,6 +75,29 @@ pub struct ServeArgs {
     /// Connections open at once; more are answered 503 and closed.
     #[arg(long, env = "NAUTES_LINT_MAX_CONNECTIONS", default_value_t = 256)]
     pub max_connections: usize,
+    /// The tenant configuration repository (its id or path with namespace): the service reads
+    /// its Cluster files at startup and on every push, and indexes every product's namespaces.
+    #[arg(long, env = "NAUTES_LINT_TENANT_PROJECT", value_name = "PROJECT")]
+    pub tenant_project: Option<String>,
+    /// The folder of the Cluster files in the tenant repository.
+    #[arg(
+        long,
+        env = "NAUTES_LINT_TENANT_CLUSTERS_PATH",
+        value_name = "FOLDER",
+        default_value = crate::server::config::TENANT_CLUSTERS_PATH
+    )]
+    pub tenant_clusters_path: String,
+    /// The tenant repository's branch to read (default: its default branch).
+    #[arg(long, env = "NAUTES_LINT_TENANT_REF", value_name = "BRANCH")]
+    pub tenant_ref: Option<String>,
+    /// List the `default.project` projects of this group (id or path, subgroups included)
+    /// instead of every project the token can read.
+    #[arg(long, env = "NAUTES_LINT_TENANT_GROUP", value_name = "GROUP")]
+    pub tenant_group: Option<String>,
+    /// Archive downloads a minute the namespace crawl may make (gitlab.com allows 5); 0: no
+    /// limit.
+    #[arg(long, env = "NAUTES_LINT_TENANT_ARCHIVE_RATE", default_value_t = 0)]
+    pub tenant_archive_rate: u32,
     /// Log lines as JSON (default) or as text for a terminal.
     #[arg(
         long,
@@ -132,6 +156,26 @@ pub fn serve_config(
             )));
         }
     }
+    let context_token = sc::secret_from_env(sc::CONTEXT_TOKEN_VAR, env).map_err(Failure)?;
+    let tenant_project = args
+        .tenant_project
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if tenant_project.is_some() && args.clusters.is_some() {
+        return Err(Failure(
+            "--clusters and --tenant-project both give the cluster inventory; set only one \
+             (--tenant-project keeps it current from the tenant repository)"
+                .into(),
+        ));
+    }
+    let clusters_path = args.tenant_clusters_path.trim().trim_matches('/');
+    if clusters_path.is_empty() || clusters_path.split('/').any(|c| c == ".." || c == ".") {
+        return Err(Failure(format!(
+            "--tenant-clusters-path `{}` is not a folder of the repository",
+            args.tenant_clusters_path
+        )));
+    }
     if args.max_connections == 0 {
         return Err(Failure("--max-connections must be 1 or more".into()));
     }
@@ -171,6 +215,14 @@ pub fn serve_config(
         header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
         max_connections: args.max_connections,
         yaml,
+        tenant: sc::TenantSettings {
+            project: tenant_project.map(str::to_owned),
+            clusters_path: clusters_path.to_owned(),
+            ref_name: args.tenant_ref.clone().filter(|r| !r.trim().is_empty()),
+            group: args.tenant_group.clone().filter(|g| !g.trim().is_empty()),
+            archives_per_minute: args.tenant_archive_rate,
+            context_token,
+        },
     })
 }
 

@@ -108,6 +108,63 @@ pub fn read_tar_gz(
     limits: &ArchiveLimits,
     allowance: Allowance,
 ) -> Result<Archive, ArchiveError> {
+    let is_config = |path: &str| path == crate::config::FILE_NAME;
+    let (mut files, problems) = read_entries(bytes, limits, allowance, &|path| {
+        is_config(path) || is_resource_path(path)
+    })?;
+    let config = files
+        .iter()
+        .position(|(p, _)| is_config(p))
+        .map(|i| String::from_utf8_lossy(&files.swap_remove(i).1).into_owned());
+    let mut tree = MemoryTree::new(files);
+    for (path, problem) in problems {
+        tree = tree.with_problem(&path, &problem);
+    }
+    if tree.entries().is_empty() {
+        return Err(ArchiveError::NoResources);
+    }
+    // The base and the head of a push are two archives: ids let the head reuse the base's
+    // results for every file the push did not touch.
+    Ok(Archive {
+        tree: tree.with_content_ids(),
+        config,
+    })
+}
+
+/// The YAML files below `folder` of a `.tar.gz` (GitLab's `path=` archive of one folder), as
+/// (path in the repository, text). A link or an oversized file there is an error: a cluster
+/// inventory missing one file would make the cluster rules lie.
+pub fn read_folder_tar_gz(
+    bytes: &[u8],
+    limits: &ArchiveLimits,
+    folder: &str,
+) -> Result<Vec<(String, String)>, ArchiveError> {
+    let prefix = format!("{}/", folder.trim_matches('/'));
+    let (files, problems) = read_entries(bytes, limits, Allowance::UNBOUNDED, &|path| {
+        path.starts_with(&prefix) && (path.ends_with(".yaml") || path.ends_with(".yml"))
+    })?;
+    if let Some((path, problem)) = problems.into_iter().next() {
+        return Err(ArchiveError::Corrupt(format!("{path}: {problem}")));
+    }
+    files
+        .into_iter()
+        .map(|(path, data)| match String::from_utf8(data) {
+            Ok(text) => Ok((path, text)),
+            Err(_) => Err(ArchiveError::Corrupt(format!("{path}: not UTF-8"))),
+        })
+        .collect()
+}
+
+/// A file kept from an archive, and a path that could not be read (with the reason).
+type Entries = (Vec<(String, Vec<u8>)>, Vec<(String, String)>);
+
+/// The regular files of the archive whose path (below GitLab's top folder) `keep` accepts.
+fn read_entries(
+    bytes: &[u8],
+    limits: &ArchiveLimits,
+    allowance: Allowance,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Entries, ArchiveError> {
     if bytes.len() as u64 > limits.max_compressed_bytes {
         return Err(ArchiveError::TooLarge(
             "compressed size",
@@ -129,7 +186,6 @@ pub fn read_tar_gz(
     };
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut problems: Vec<(String, String)> = Vec::new();
-    let mut config = None;
     let mut count = 0u64;
     let mut kept = 0u64;
     // The name a GNU long-name or PAX record gives the next entry. The tar crate would read
@@ -193,8 +249,7 @@ pub fn read_tar_gz(
         let Some(path) = strip_top(&raw) else {
             continue;
         };
-        let is_config = path == crate::config::FILE_NAME;
-        if !is_config && !is_resource_path(&path) {
+        if !keep(&path) {
             continue;
         }
         if kind.is_symlink() || kind.is_hard_link() {
@@ -220,25 +275,9 @@ pub fn read_tar_gz(
         }
         let mut data = Vec::with_capacity(size as usize);
         entry.read_to_end(&mut data).map_err(map_err)?;
-        if is_config {
-            config = Some(String::from_utf8_lossy(&data).into_owned());
-        } else {
-            files.push((path, data));
-        }
+        files.push((path, data));
     }
-    let mut tree = MemoryTree::new(files);
-    for (path, problem) in problems {
-        tree = tree.with_problem(&path, &problem);
-    }
-    if tree.entries().is_empty() {
-        return Err(ArchiveError::NoResources);
-    }
-    // The base and the head of a push are two archives: ids let the head reuse the base's
-    // results for every file the push did not touch.
-    Ok(Archive {
-        tree: tree.with_content_ids(),
-        config,
-    })
+    Ok((files, problems))
 }
 
 impl Archive {
@@ -457,6 +496,41 @@ mod tests {
             b.append_data(&mut h, path, *data).unwrap();
         }
         b.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn a_folder_archive_keeps_the_yaml_of_that_folder_only() {
+        let dir = "nautes/overlays/production/clusters";
+        let bytes = tar_gz(&[
+            (
+                "t-1/nautes/overlays/production/clusters/b.yaml",
+                b"kind: Cluster\n",
+            ),
+            (
+                "t-1/nautes/overlays/production/clusters/a.yml",
+                b"kind: Cluster\n",
+            ),
+            ("t-1/nautes/overlays/production/clusters/README.md", b"# no"),
+            (
+                "t-1/nautes/overlays/production/other/c.yaml",
+                b"kind: Cluster\n",
+            ),
+        ]);
+        let files = read_folder_tar_gz(&bytes, &ArchiveLimits::default(), dir).unwrap();
+        let paths: Vec<_> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "nautes/overlays/production/clusters/b.yaml",
+                "nautes/overlays/production/clusters/a.yml"
+            ]
+        );
+        let bad = tar_gz(&[(
+            "t-1/nautes/overlays/production/clusters/x.yaml",
+            b"\xff\xfe",
+        )]);
+        let e = read_folder_tar_gz(&bad, &ArchiveLimits::default(), dir).unwrap_err();
+        assert!(e.to_string().contains("x.yaml: not UTF-8"), "{e}");
     }
 
     #[test]

@@ -57,6 +57,44 @@ pub struct ServeConfig {
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
     pub yaml: YamlLimits,
+    /// The tenant context: clusters from the tenant repository, the namespace index, and the
+    /// token of `GET /api/v1/context`.
+    pub tenant: TenantSettings,
+}
+
+/// Where the tenant context comes from ([`super::tenant`]).
+#[derive(Debug, Clone)]
+pub struct TenantSettings {
+    /// The tenant configuration repository: its id or its path with namespace. None: no tenant
+    /// context (the cluster rules use `clusters`, the cross-product rule does not run).
+    pub project: Option<String>,
+    /// The folder of its Cluster files.
+    pub clusters_path: String,
+    /// The branch read; None: the project's default branch.
+    pub ref_name: Option<String>,
+    /// List the `default.project` projects of this group (id or path) and its subgroups only;
+    /// None: every project the token can read.
+    pub group: Option<String>,
+    /// Archive downloads a minute the crawl may make (gitlab.com allows 5); 0: no limit.
+    pub archives_per_minute: u32,
+    /// The bearer token `GET /api/v1/context` requires; None: the endpoint answers 404.
+    pub context_token: Option<Secret>,
+}
+
+/// Nautes' `NautesClusterDir`.
+pub const TENANT_CLUSTERS_PATH: &str = "nautes/overlays/production/clusters";
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            project: None,
+            clusters_path: TENANT_CLUSTERS_PATH.to_owned(),
+            ref_name: None,
+            group: None,
+            archives_per_minute: 0,
+            context_token: None,
+        }
+    }
 }
 
 /// Bounds on the YAML held in memory while jobs run: the resource files of a job's head and
@@ -158,6 +196,7 @@ impl RetryPolicy {
 pub const TOKEN_VAR: &str = "NAUTES_LINT_GITLAB_TOKEN";
 pub const WEBHOOK_SECRET_VAR: &str = "NAUTES_LINT_WEBHOOK_SECRET";
 pub const SIGNING_TOKEN_VAR: &str = "NAUTES_LINT_WEBHOOK_SIGNING_TOKEN";
+pub const CONTEXT_TOKEN_VAR: &str = "NAUTES_LINT_CONTEXT_TOKEN";
 
 /// Reads a secret from `VAR`, or from the file named by `VAR_FILE` (a mounted Kubernetes
 /// Secret). Both set is an error: which one wins would be a guess.

@@ -248,11 +248,27 @@ impl GitLab {
         max_bytes: u64,
         event: Option<&str>,
     ) -> Result<Vec<u8>, CallError> {
+        self.archive_of(project, sha_or_ref, None, max_bytes, event)
+            .await
+    }
+
+    /// [`GitLab::archive`] of one folder only (`path=`): the tenant repository's clusters.
+    pub async fn archive_of(
+        &self,
+        project: i64,
+        sha_or_ref: &str,
+        folder: Option<&str>,
+        max_bytes: u64,
+        event: Option<&str>,
+    ) -> Result<Vec<u8>, CallError> {
         let stall = self.retry.stall;
-        let path = format!(
+        let mut path = format!(
             "/projects/{project}/repository/archive.tar.gz?sha={}",
             enc(sha_or_ref)
         );
+        if let Some(f) = folder {
+            path.push_str(&format!("&path={}", enc(f)));
+        }
         let stalled = || {
             Attempt::Requeue(format!(
                 "the download stalled: no bytes for {} s",
@@ -478,6 +494,110 @@ impl GitLab {
                     Ok(v) => Attempt::Done(v),
                     Err(e) => Attempt::Final(format!("unexpected answer: {e}")),
                 },
+                Err(a) => a.map_never(),
+            }
+        })
+        .await
+    }
+}
+
+/// A project as the projects API lists it (the fields the tenant context needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectInfo {
+    pub id: i64,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub path_with_namespace: String,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    pub namespace: Option<Namespace>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Namespace {
+    pub id: i64,
+}
+
+/// Where the `default.project` projects are listed from.
+#[derive(Debug, Clone, Copy)]
+pub enum Listing<'a> {
+    /// Every project the token can read (`GET /projects?search=...`).
+    All,
+    /// One group and its subgroups (`GET /groups/:id/projects`); an id or a full path.
+    Group(&'a str),
+}
+
+impl GitLab {
+    /// A project by id or by full path (`group/sub/name`).
+    pub async fn project(&self, id_or_path: &str) -> Result<ProjectInfo, CallError> {
+        self.get_json("projects", &format!("/projects/{}", enc(id_or_path)), None)
+            .await
+    }
+
+    /// The head commit of a branch; `Ok(None)` when the branch does not exist (404).
+    pub async fn branch_head(
+        &self,
+        project: i64,
+        branch: &str,
+    ) -> Result<Option<String>, CallError> {
+        #[derive(Deserialize)]
+        struct Commit {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Branch {
+            commit: Commit,
+        }
+        let path = format!("/projects/{project}/repository/branches/{}", enc(branch));
+        self.call("branches", || async {
+            let resp = self.request(reqwest::Method::GET, &path, None).send().await;
+            match resp {
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => Attempt::Done(None),
+                other => match classify(other).await {
+                    Ok(r) => match r.json::<Branch>().await {
+                        Ok(b) => Attempt::Done(Some(b.commit.id)),
+                        Err(e) => Attempt::Again(None, format!("unexpected branch: {e}")),
+                    },
+                    Err(a) => a.map_never(),
+                },
+            }
+        })
+        .await
+    }
+
+    /// One page (1-based, 100 projects) of the projects whose name matches `search`, and the
+    /// next page (GitLab's `X-Next-Page`, empty on the last one).
+    pub async fn projects_page(
+        &self,
+        listing: Listing<'_>,
+        search: &str,
+        page: u32,
+    ) -> Result<(Vec<ProjectInfo>, Option<u32>), CallError> {
+        let query = format!(
+            "search={}&simple=true&per_page=100&page={page}",
+            enc(search)
+        );
+        let path = match listing {
+            Listing::All => format!("/projects?{query}"),
+            Listing::Group(g) => {
+                format!("/groups/{}/projects?{query}&include_subgroups=true", enc(g))
+            }
+        };
+        self.call("projects", || async {
+            let resp = self.request(reqwest::Method::GET, &path, None).send().await;
+            match classify(resp).await {
+                Ok(r) => {
+                    let next = r
+                        .headers()
+                        .get("x-next-page")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u32>().ok());
+                    match r.json::<Vec<ProjectInfo>>().await {
+                        Ok(v) => Attempt::Done((v, next)),
+                        Err(e) => Attempt::Again(None, format!("unexpected project list: {e}")),
+                    }
+                }
                 Err(a) => a.map_never(),
             }
         })

@@ -31,6 +31,8 @@ pub struct Metrics {
     archives: Mutex<BTreeMap<&'static str, u64>>,
     /// Connections answered 503 for being over `--max-connections`.
     refused_connections: AtomicU64,
+    /// Tenant context refreshes: (what, outcome) -> count.
+    tenant: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -82,6 +84,12 @@ impl Metrics {
 
     pub fn gitlab_error(&self, endpoint: &'static str, class: &'static str) {
         bump(&self.gitlab_errors, (endpoint, class));
+    }
+
+    /// A refresh of the tenant context: `what` is `clusters` or `product`, `outcome` one of
+    /// `updated`, `unchanged`, `broken` (a file that does not parse), `error` (GitLab).
+    pub fn tenant(&self, what: &'static str, outcome: &'static str) {
+        bump(&self.tenant, (what, outcome));
     }
 
     /// The exposition text; `queued` and `running` come from the database at scrape time.
@@ -158,6 +166,14 @@ impl Metrics {
             "nautes_lint_connections_refused_total {}",
             self.refused_connections.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP nautes_lint_tenant_refresh_total Refreshes of the tenant context (clusters, product claims) by outcome.\n");
+        out.push_str("# TYPE nautes_lint_tenant_refresh_total counter\n");
+        for ((what, outcome), n) in self.tenant.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "nautes_lint_tenant_refresh_total{{what=\"{what}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         out
     }
 }
@@ -176,6 +192,7 @@ mod tests {
         m.gitlab_error("statuses", "5xx_or_network");
         m.archive("hit");
         m.connection_refused();
+        m.tenant("clusters", "broken");
         let t = m.render(4, 1);
         assert!(
             t.contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"accepted\"} 2")
@@ -187,5 +204,8 @@ mod tests {
         assert!(t.contains("endpoint=\"statuses\",class=\"5xx_or_network\"} 1"));
         assert!(t.contains("nautes_lint_archives_total{source=\"hit\"} 1"));
         assert!(t.contains("nautes_lint_connections_refused_total 1"));
+        assert!(
+            t.contains("nautes_lint_tenant_refresh_total{what=\"clusters\",outcome=\"broken\"} 1")
+        );
     }
 }

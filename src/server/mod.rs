@@ -14,6 +14,7 @@ pub mod event;
 pub mod gitlab;
 pub mod metrics;
 pub mod queue;
+pub mod tenant_store;
 pub mod worker;
 
 use axum::Router;

@@ -1,7 +1,7 @@
 //! A fake GitLab API for the webhook service: serves repository archives built from fixture
 //! trees, takes commit statuses and merge-request notes (each with its author: the token's user
 //! may edit only its own, as on GitLab), answers `GET /user`, `GET /projects/:id` and
-//! `merge_base`, records every call, and can be told to fail (503, 429, a malformed body) or to
+//! `merge_base`, lists projects and branch heads (the tenant context), records every call, and can be told to fail (503, 429, a malformed body) or to
 //! hold archive downloads until released (before the answer, or in the middle of its body). Shared by `tests/serve.rs` and
 //! `examples/fake_gitlab.rs` (the benchmark).
 #![allow(dead_code)]
@@ -68,10 +68,36 @@ struct Inner {
     stalled: std::collections::HashSet<String>,
     /// Project id -> default branch (`main` when not set).
     default_branches: HashMap<i64, String>,
+    /// Projects the listing and `GET /projects/:id|:path` know, in id order.
+    projects: std::collections::BTreeMap<i64, Project>,
+    /// (project, branch) -> head commit (`GET .../repository/branches/:branch`).
+    heads: HashMap<(i64, String), String>,
     next_id: i64,
     final_statuses: u64,
     first_call: Option<Instant>,
     last_final: Option<Instant>,
+}
+
+/// A project as the fake lists it: `path_with_namespace` is `<group path>/<path>`.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: i64,
+    pub path_with_namespace: String,
+    pub namespace_id: i64,
+    pub default_branch: String,
+}
+
+impl Project {
+    fn json(&self) -> serde_json::Value {
+        let (group, path) = self
+            .path_with_namespace
+            .rsplit_once('/')
+            .unwrap_or(("", &self.path_with_namespace));
+        serde_json::json!({"id": self.id, "name": path, "path": path,
+            "path_with_namespace": self.path_with_namespace,
+            "default_branch": self.default_branch,
+            "namespace": {"id": self.namespace_id, "path": group, "full_path": group, "kind": "group"}})
+    }
 }
 
 #[derive(Clone)]
@@ -133,6 +159,30 @@ impl FakeGitLab {
     /// Serves `bytes` as the archive of `rev` (a sha or a branch name).
     pub fn add_archive(&self, rev: &str, bytes: Vec<u8>) {
         self.lock().archives.insert(rev.to_owned(), Arc::new(bytes));
+    }
+
+    /// Serves `bytes` as the archive of `rev` of `project` only (before any archive of `rev`
+    /// added with [`FakeGitLab::add_archive`]).
+    pub fn add_project_archive(&self, project: i64, rev: &str, bytes: Vec<u8>) {
+        self.lock()
+            .archives
+            .insert(format!("{project}:{rev}"), Arc::new(bytes));
+    }
+
+    /// A project for the listing (`GET /projects?search=`, `GET /groups/:id/projects`) and
+    /// `GET /projects/:id` (also by its url-encoded path).
+    pub fn add_project(&self, project: Project) {
+        let mut g = self.lock();
+        g.default_branches
+            .insert(project.id, project.default_branch.clone());
+        g.projects.insert(project.id, project);
+    }
+
+    /// `branch` of `project` now points at `sha`.
+    pub fn set_branch_head(&self, project: i64, branch: &str, sha: &str) {
+        self.lock()
+            .heads
+            .insert((project, branch.to_owned()), sha.to_owned());
     }
 
     pub fn set_fallback_archive(&self, bytes: Vec<u8>) {
@@ -442,11 +492,94 @@ async fn route(
                     "bot": true, "state": "active"}),
             )
         }
+        ("GET", ["api", "v4", "projects"]) | ("GET", ["api", "v4", "groups", _, "projects"]) => {
+            // Paginated as GitLab does, `search` matching a substring of the name.
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let group = segs.get(3).map(|s| percent_decode(s));
+            let search = query_param(query, "search").unwrap_or_default();
+            let all: Vec<_> = g
+                .projects
+                .values()
+                .filter(|p| {
+                    p.path_with_namespace
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                        .contains(&search)
+                })
+                .filter(|p| match &group {
+                    None => true,
+                    Some(gr) => {
+                        gr == &p.namespace_id.to_string()
+                            || p.path_with_namespace.starts_with(&format!("{gr}/"))
+                    }
+                })
+                .collect();
+            let param = |name, default: usize| {
+                query_param(query, name)
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(default)
+            };
+            let (page, per_page) = (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
+            let list: Vec<_> = all
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|p| p.json())
+                .collect();
+            let next = if page * per_page < all.len() {
+                (page + 1).to_string()
+            } else {
+                String::new()
+            };
+            let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
+            if let Ok(v) = next.parse() {
+                resp.headers_mut().insert("x-next-page", v);
+            }
+            resp
+        }
+        (
+            "GET",
+            [
+                "api",
+                "v4",
+                "projects",
+                pid,
+                "repository",
+                "branches",
+                branch,
+            ],
+        ) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let head = pid
+                .parse::<i64>()
+                .ok()
+                .and_then(|pid| g.heads.get(&(pid, percent_decode(branch))));
+            match head {
+                Some(sha) => json_response(
+                    StatusCode::OK,
+                    serde_json::json!({"name": percent_decode(branch),
+                        "commit": {"id": sha, "short_id": &sha[..sha.len().min(8)]}}),
+                ),
+                None => json_response(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"message": "404 Branch Not Found"}),
+                ),
+            }
+        }
         ("GET", ["api", "v4", "projects", pid]) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let name = percent_decode(pid);
+            if let Some(p) = g
+                .projects
+                .values()
+                .find(|p| p.id.to_string() == name || p.path_with_namespace == name)
+            {
+                return json_response(StatusCode::OK, p.json());
+            }
             let Ok(pid) = pid.parse::<i64>() else {
                 return not_found();
             };
-            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             let branch = g
                 .default_branches
                 .get(&pid)
@@ -489,8 +622,9 @@ async fn route(
                 ),
             }
         }
-        ("GET", ["api", "v4", "projects", _, "repository", "archive.tar.gz"]) => {
+        ("GET", ["api", "v4", "projects", pid, "repository", "archive.tar.gz"]) => {
             let rev = query_param(query, "sha").unwrap_or_default();
+            let own = format!("{pid}:{rev}");
             released(st.hold.clone(), |all_held| {
                 all_held
                     || st
@@ -503,7 +637,11 @@ async fn route(
             .await;
             let bytes = {
                 let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
-                g.archives.get(&rev).cloned().or(g.fallback.clone())
+                g.archives
+                    .get(&own)
+                    .or(g.archives.get(&rev))
+                    .cloned()
+                    .or(g.fallback.clone())
             };
             match bytes {
                 Some(b) if g_stalled(st, &rev) => stalled(b, st.clone(), rev),
@@ -654,6 +792,21 @@ fn stalled(bytes: Arc<Vec<u8>>, st: AppState, rev: String) -> Response {
         axum::body::Body::from_stream(parts),
     )
         .into_response()
+}
+
+/// A `.tar.gz` of `(path, text)` files the way GitLab builds one: under one top folder.
+pub fn tar_gz_of_files(files: &[(String, String)], top: &str) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    for (rel, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, format!("{top}/{rel}"), text.as_bytes())
+            .expect("append");
+    }
+    b.into_inner().expect("tar").finish().expect("gzip")
 }
 
 /// A `.tar.gz` of `dir` the way GitLab builds one: everything under one top folder.
