@@ -55,11 +55,13 @@ pub struct Overrides {
 
 /// The one way from a configuration file plus overrides to the engine's [`Settings`]: `check`,
 /// the hooks and the service all build theirs here. `clusters` is the inventory, shared (a
-/// generated one holds tens of thousands of clusters; the service hands it to every job).
+/// generated one holds tens of thousands of clusters; the service hands it to every job), and so
+/// is `namespaces`, the other products' namespace claims of a tenant context.
 pub fn settings(
     cfg: Config,
     over: Overrides,
     clusters: Option<std::sync::Arc<crate::engine::Clusters>>,
+    namespaces: Option<std::sync::Arc<crate::context::NamespaceIndex>>,
 ) -> Result<Settings, String> {
     let ignore = if cfg.ignore.is_empty() {
         None
@@ -77,6 +79,7 @@ pub fn settings(
         levels: cfg.rules,
         ignore,
         clusters,
+        namespaces,
     })
 }
 

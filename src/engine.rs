@@ -26,6 +26,8 @@ pub struct Settings {
     pub levels: HashMap<String, Level>,
     pub ignore: Option<globset::GlobSet>,
     pub clusters: Option<Arc<Clusters>>,
+    /// Other products' namespace claims (a tenant context); enables the cross-product rule.
+    pub namespaces: Option<Arc<crate::context::NamespaceIndex>>,
 }
 
 /// The cluster inventory by name.
@@ -586,6 +588,7 @@ fn run_tree_rules(
         model,
         product,
         clusters: settings.clusters.as_deref(),
+        namespaces: settings.namespaces.as_deref(),
         base,
         nautes_version: settings.nautes_version,
     };

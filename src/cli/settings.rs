@@ -87,6 +87,6 @@ pub(crate) fn finish_settings(
     let clusters = inventory
         .as_mut()
         .map(|i| std::sync::Arc::new(std::mem::take(&mut i.clusters)));
-    let settings = config::settings(cfg, over, clusters).map_err(Failure)?;
+    let settings = config::settings(cfg, over, clusters, None).map_err(Failure)?;
     Ok((settings, inventory.unwrap_or_default()))
 }

@@ -108,6 +108,8 @@ pub struct TreeCtx<'a> {
     pub model: &'a Model,
     pub product: Option<&'a str>,
     pub clusters: Option<&'a HashMap<String, Cluster>>,
+    /// Other products' namespace claims, from a tenant context.
+    pub namespaces: Option<&'a crate::context::NamespaceIndex>,
     /// The model of the base revision, when one is compared.
     pub base: Option<&'a Model>,
     pub nautes_version: Option<(u32, u32, u32)>,
