@@ -14,6 +14,7 @@ pub mod event;
 pub mod gitlab;
 pub mod metrics;
 pub mod queue;
+pub mod tenant;
 pub mod tenant_store;
 pub mod worker;
 
@@ -55,6 +56,8 @@ struct AppState {
     boot: u64,
     /// The database file the queue opened, to notice it deleted or replaced under the process.
     database_file: FileId,
+    /// The tenant context (`--tenant-project`).
+    tenant: Option<Arc<tenant::Tenant>>,
 }
 
 /// Binds `config.listen` and runs until `shutdown` resolves.
@@ -110,12 +113,14 @@ pub async fn run_on(
     let notify = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (abort_tx, abort_rx) = watch::channel(false);
+    let tenant = tenant::start(&config, &gitlab, &metrics, stop_rx.clone()).await?;
     let ctx = Arc::new(worker::Context {
         config: config.clone(),
         queue: queue.clone(),
         gitlab,
         metrics: metrics.clone(),
         clusters,
+        tenant: tenant.clone(),
         notify: notify.clone(),
         archives: archive::ArchiveCache::new(ARCHIVE_CACHE_BYTES),
         yaml: archive::YamlBudget::new(config.yaml.total, config.yaml.per_job),
@@ -141,6 +146,7 @@ pub async fn run_on(
             .map(|d| d.as_secs())
             .unwrap_or(0),
         database_file,
+        tenant,
     };
     let app = router(state);
     let addr = listener
@@ -309,6 +315,7 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/api/v1/context", get(context_document))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -415,6 +422,18 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
             return answer(StatusCode::UNAUTHORIZED, json!({"error": why}));
         }
     }
+    // A push to the tenant repository refreshes the context and is not a job; a push to a
+    // product's default branch refreshes its claims and is validated as usual.
+    if event == Some("Push Hook")
+        && let Some(t) = &st.tenant
+        && t.on_push(&body)
+    {
+        st.metrics.event(kind, "tenant");
+        return answer(
+            StatusCode::ACCEPTED,
+            json!({"status": "accepted", "tenant": "refresh"}),
+        );
+    }
     // A blank Idempotency-Key is no key: it must not hide the `webhook-id` behind it.
     let delivery = header(&headers, "idempotency-key")
         .filter(|k| !k.trim().is_empty())
@@ -511,6 +530,51 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
     resp.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// `GET /api/v1/context`: the tenant context for `check --context` and the hooks, behind a
+/// bearer token of its own (it names every product's namespaces; the webhook secret is GitLab's).
+async fn context_document(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &st.config.tenant.context_token else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": "the context endpoint is off: set NAUTES_LINT_CONTEXT_TOKEN to enable it"}),
+        );
+    };
+    let presented = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    if !event::token_matches(presented.map(str::as_bytes), expected) {
+        tracing::warn!("wrong or missing bearer token for the context");
+        let mut resp = answer(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "wrong or missing Authorization: Bearer token"}),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+        return resp;
+    }
+    let Some(t) = &st.tenant else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": "no tenant context: the service runs without --tenant-project"}),
+        );
+    };
+    let snapshot = t.snapshot();
+    if snapshot.inventory.is_none() {
+        // Half a context would let `check --context` pass what the service fails.
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "the tenant context is not read yet; try again later"}),
+        );
+    }
+    let text = snapshot.context().to_json();
+    let mut resp = Response::new(Body::from(text));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
     resp
 }

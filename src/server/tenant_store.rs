@@ -19,6 +19,8 @@ use std::time::Duration;
 pub struct StoredInventory {
     /// The tenant repository's project id.
     pub project_id: i64,
+    /// Its path with namespace.
+    pub project_path: String,
     pub commit: String,
     /// Unix seconds of the refresh that read it.
     pub updated_at: i64,
@@ -61,6 +63,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tenant_inventory (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     project_id  INTEGER NOT NULL,
+    project     TEXT    NOT NULL,
     commit_sha  TEXT    NOT NULL,
     updated_at  INTEGER NOT NULL,
     files       TEXT    NOT NULL
@@ -105,15 +108,16 @@ impl TenantStore for SqliteTenantStore {
         let (inventory, products) = self.with(|c| {
             let inventory = c
                 .query_row(
-                    "SELECT project_id, commit_sha, updated_at, files FROM tenant_inventory
-                     WHERE id=1",
+                    "SELECT project_id, project, commit_sha, updated_at, files
+                     FROM tenant_inventory WHERE id=1",
                     [],
                     |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
                             r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, String>(4)?,
                         ))
                     },
                 )
@@ -138,8 +142,9 @@ impl TenantStore for SqliteTenantStore {
         })?;
         let inventory = match inventory {
             None => None,
-            Some((project_id, commit, updated_at, files)) => Some(StoredInventory {
+            Some((project_id, project_path, commit, updated_at, files)) => Some(StoredInventory {
                 project_id,
+                project_path,
                 commit,
                 updated_at,
                 files: serde_json::from_str(&files)
@@ -156,12 +161,19 @@ impl TenantStore for SqliteTenantStore {
         let files = serde_json::to_string(&inv.files).map_err(|e| e.to_string())?;
         self.with(|c| {
             c.execute(
-                "INSERT INTO tenant_inventory (id, project_id, commit_sha, updated_at, files)
-                 VALUES (1, ?1, ?2, ?3, ?4)
+                "INSERT INTO tenant_inventory
+                    (id, project_id, project, commit_sha, updated_at, files)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO UPDATE SET project_id=excluded.project_id,
-                    commit_sha=excluded.commit_sha, updated_at=excluded.updated_at,
-                    files=excluded.files",
-                params![inv.project_id, inv.commit, inv.updated_at, files],
+                    project=excluded.project, commit_sha=excluded.commit_sha,
+                    updated_at=excluded.updated_at, files=excluded.files",
+                params![
+                    inv.project_id,
+                    inv.project_path,
+                    inv.commit,
+                    inv.updated_at,
+                    files
+                ],
             )
             .map(drop)
         })
@@ -215,6 +227,7 @@ mod tests {
         assert_eq!(store.load().unwrap(), Stored::default());
         let inv = StoredInventory {
             project_id: 3,
+            project_path: "tenant/config".into(),
             commit: "c1".into(),
             updated_at: 10,
             files: vec![("clusters/a.yaml".into(), "kind: Cluster\n".into())],

@@ -31,6 +31,8 @@ pub struct Context {
     pub gitlab: GitLab,
     pub metrics: Arc<Metrics>,
     pub clusters: Option<Arc<crate::engine::Clusters>>,
+    /// The tenant context (`--tenant-project`): its clusters replace `clusters`.
+    pub tenant: Option<Arc<super::tenant::Tenant>>,
     /// Woken when a job is stored.
     pub notify: Arc<Notify>,
     pub archives: ArchiveCache,
@@ -319,7 +321,18 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     };
     budget.release_unused();
 
-    let settings = match settings_for(ctx.clusters.clone(), head.config.as_deref()) {
+    // Without the tenant's inventory the cluster rules could not run: the job waits for it
+    // (fails closed) rather than pass a commit unchecked.
+    let tenant = match &ctx.tenant {
+        Some(t) => Some(t.for_job().map_err(CallError::Transient)?),
+        None => None,
+    };
+    let clusters = match &tenant {
+        Some(s) => s.clusters(),
+        None => ctx.clusters.clone(),
+    };
+    let namespaces = tenant.as_ref().map(|s| s.namespaces());
+    let settings = match settings_for(clusters, namespaces, head.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "invalid repository configuration");
@@ -354,12 +367,19 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     // retries) is logged, and the status still says what the check found, not a failure
     // about the API. The note goes first, so a posted result means the note is written too.
     if let Some((target, iid)) = j.merge_request {
-        let body = note_body(&report, &j.sha, base_rev.as_ref().map(|b| b.1.as_str()));
+        let mut body = note_body(&report, &j.sha, base_rev.as_ref().map(|b| b.1.as_str()));
+        if let Some(s) = &tenant {
+            body = s.annotate_note(&report, body);
+        }
         if let Err(e) = upsert_note(ctx, target, iid, &body, ev).await {
             tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's summary note; the commit status stands");
         }
     }
-    status(state, describe(&report)).await?;
+    let mut description = describe(&report);
+    if let Some(s) = &tenant {
+        description = s.annotate_description(&report, description);
+    }
+    status(state, description).await?;
     Ok(outcome)
 }
 
@@ -478,6 +498,7 @@ const MAX_NOTE_PAGES: u32 = 50;
 /// means a path on a developer's machine, so the service's inventory is used instead).
 fn settings_for(
     clusters: Option<Arc<crate::engine::Clusters>>,
+    namespaces: Option<Arc<crate::context::NamespaceIndex>>,
     config: Option<&str>,
 ) -> Result<Settings, String> {
     let cfg = match config {
@@ -489,7 +510,12 @@ fn settings_for(
         .map_err(|e| e.to_string())?,
         None => Config::default(),
     };
-    crate::config::settings(cfg, crate::config::Overrides::default(), clusters, None)
+    crate::config::settings(
+        cfg,
+        crate::config::Overrides::default(),
+        clusters,
+        namespaces,
+    )
 }
 
 /// The status description: the counts, at most 255 characters.
@@ -619,9 +645,9 @@ mod tests {
 
     #[test]
     fn repository_config_is_applied_and_errors_reported() {
-        let s = settings_for(None, Some("strict: true\n")).unwrap();
+        let s = settings_for(None, None, Some("strict: true\n")).unwrap();
         assert!(s.strict);
-        let e = settings_for(None, Some("stirct: true\n")).unwrap_err();
+        let e = settings_for(None, None, Some("stirct: true\n")).unwrap_err();
         assert!(e.contains(".nautes-lint.yaml"), "{e}");
     }
 }
