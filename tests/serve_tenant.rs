@@ -543,3 +543,54 @@ async fn the_context_needs_its_bearer_token() {
     assert_eq!(code, 404, "{text}");
     assert!(text.contains("NAUTES_LINT_CONTEXT_TOKEN"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crawl_runs_in_the_background_and_waits_out_a_429() {
+    let gl = tenant_gitlab().await;
+    // B's archive is refused once with Retry-After; C's download hangs until released.
+    gl.fail_next(
+        &format!("GET /api/v4/projects/{}/repository/archive.tar.gz", B.0),
+        429,
+        Some(1),
+    );
+    gl.hold_archive_of(C_HEAD);
+    let dir = tempfile::tempdir().unwrap();
+    let svc = start(&gl.url, &dir.path().join("q.db")).await;
+    wait_line(&svc, &["product claims updated", B_HEAD]).await;
+
+    // The crawl waits on C; a push of A on a feature branch is validated meanwhile.
+    let feature = "a2a2000000000000000000000000000000000001";
+    gl.add_project_archive(
+        A.0,
+        feature,
+        tar_gz_of_files(
+            &product_tree(&product(A), &[("dr-a-dev", "env-dev", &["shared-ns"])]),
+            "a-f",
+        ),
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&push(feature, A_HEAD)).unwrap();
+    v["ref"] = "refs/heads/feature".into();
+    v["project_id"] = A.0.into();
+    v["project"]["id"] = A.0.into();
+    v["project"]["path_with_namespace"] = format!("g{}/default.project", A.1).into();
+    let (code, _) = post(&svc, "Push Hook", v.to_string(), Some(SECRET), &[]).await;
+    assert_eq!(code, 202);
+    let (state, description) = final_state(&gl, feature).await;
+    assert_eq!(state, "success", "{description}");
+    assert!(
+        !svc.logs().contains("tenant context crawl done"),
+        "the crawl was still waiting for C"
+    );
+
+    gl.hold_archives(false);
+    crawled(&svc).await;
+    let metrics = svc.metrics().await;
+    assert!(
+        metrics
+            .contains("nautes_lint_gitlab_api_errors_total{endpoint=\"archive\",class=\"429\"} 1"),
+        "{metrics}"
+    );
+    let (_, text) = context(&svc, Some(CONTEXT_TOKEN)).await;
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["products"].as_array().unwrap().len(), 3, "{text}");
+}
