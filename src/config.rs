@@ -14,6 +14,8 @@ pub struct Config {
     pub nautes_version: Option<(u32, u32, u32)>,
     /// Resolved against the directory holding the config file.
     pub clusters: Option<PathBuf>,
+    /// A tenant context document; resolved like `clusters`.
+    pub context: Option<PathBuf>,
     pub strict: Option<bool>,
     pub rules: HashMap<String, Level>,
     pub ignore: Vec<String>,
@@ -87,6 +89,7 @@ const KEYS: &[&str] = &[
     "product",
     "nautesVersion",
     "clusters",
+    "context",
     "strict",
     "rules",
     "ignore",
@@ -187,6 +190,7 @@ impl Config {
                     })?);
                 }
                 "clusters" => cfg.clusters = Some(base.join(string(v, "clusters")?)),
+                "context" => cfg.context = Some(base.join(string(v, "context")?)),
                 "strict" => match &v.kind {
                     NodeKind::Scalar {
                         value: yaml::Scalar::Bool(b),
@@ -264,10 +268,11 @@ mod tests {
 
     #[test]
     fn all_keys() {
-        let c = parse("product: product-7\nnautesVersion: 0.4.2\nclusters: ../clusters\nstrict: true\nrules:\n  dr-manifest-path: error\n  folder-count: off\nignore: ['runtimes/old-*.yaml']\n").unwrap();
+        let c = parse("product: product-7\nnautesVersion: 0.4.2\nclusters: ../clusters\ncontext: .nautes-context.json\nstrict: true\nrules:\n  dr-manifest-path: error\n  folder-count: off\nignore: ['runtimes/old-*.yaml']\n").unwrap();
         assert_eq!(c.product.as_deref(), Some("product-7"));
         assert_eq!(c.nautes_version, Some((0, 4, 2)));
         assert_eq!(c.clusters, Some(PathBuf::from("/repo/../clusters")));
+        assert_eq!(c.context, Some(PathBuf::from("/repo/.nautes-context.json")));
         assert_eq!(c.strict, Some(true));
         assert_eq!(c.rules.get("folder-count"), Some(&Level::Off));
         assert_eq!(c.ignore, vec!["runtimes/old-*.yaml"]);

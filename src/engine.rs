@@ -291,6 +291,7 @@ fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static str> {
         .filter(|m| match m.needs {
             Needs::Tree => false,
             Needs::Clusters => settings.clusters.is_none(),
+            Needs::Context => settings.namespaces.is_none(),
             Needs::Base => !with_base,
         })
         .filter(|m| level_of(settings, m.id, m.severity).is_some())

@@ -8,7 +8,8 @@ use std::fmt::Write;
 fn needs(m: &RuleMeta) -> &'static str {
     match m.needs {
         Needs::Tree => "",
-        Needs::Clusters => " (needs --clusters)",
+        Needs::Clusters => " (needs --clusters or --context)",
+        Needs::Context => " (needs --context)",
         Needs::Base => " (needs a base revision)",
     }
 }

@@ -41,6 +41,7 @@ mod dr_environment_not_found;
 mod dr_invalid_namespace;
 mod dr_legacy_destination;
 mod dr_manifest_path;
+mod dr_namespace_used_by_other_product;
 mod dr_project_not_found;
 mod dr_project_not_permitted;
 mod duplicate_name;
@@ -73,8 +74,10 @@ pub mod permission;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
     Tree,
-    /// A cluster inventory (`--clusters`); skipped without one.
+    /// A cluster inventory (`--clusters`, or a tenant context's); skipped without one.
     Clusters,
+    /// Other products' namespace claims (`--context`); skipped without them.
+    Context,
     /// A base revision (`--base`, hooks); skipped without one.
     Base,
 }
@@ -150,6 +153,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &dr_manifest_path::Check,
     &dr_cluster_not_deployment::Check,
     &dr_component_namespace::Check,
+    &dr_namespace_used_by_other_product::Check,
     &dr_destination_changed::Check,
     &env_cluster_not_found::Check,
     &env_duplicate_cluster::Check,
