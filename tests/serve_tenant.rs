@@ -398,7 +398,8 @@ async fn a_namespace_another_product_uses_on_the_same_cluster_fails_the_merge_re
         "{note}"
     );
     assert!(
-        note.contains("dr-a-dev"),
+        note.contains("runtime `dr-a-dev` of product `product-201`")
+            && note.contains("(`g201/default.project`, `runtimes/dr-a-dev.yaml:9`)"),
         "the note names A's runtime: {note}"
     );
     assert!(note.contains(&product(A)), "{note}");

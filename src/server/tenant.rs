@@ -112,15 +112,45 @@ impl Snapshot {
 
     /// The merge-request note, with a line naming the tenant commit its cluster and namespace
     /// findings were checked against.
+    /// The other products' runtimes behind its cross-product findings are listed too: the
+    /// table shows only the message, and the runtime is what the author must go and see.
     pub fn annotate_note(&self, report: &crate::engine::Report, mut note: String) -> String {
-        if let Some(commit) = self.commit_behind(report) {
-            let line = format!(
-                "Clusters and other products' namespaces from tenant commit `{}`.\n",
-                short(commit)
-            );
-            let at = note.rfind("\n<sub>").map_or(note.len(), |i| i + 1);
-            note.insert_str(at, &line);
+        let Some(commit) = self.commit_behind(report) else {
+            return note;
+        };
+        let mut text = String::new();
+        let others: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.rule == CROSS_PRODUCT_RULE && d.new != Some(false))
+            .flat_map(|d| d.related.iter().map(move |r| (d, r)))
+            .filter_map(|(d, r)| match &r.origin {
+                crate::diagnostic::Origin::Repository(repo) => Some((d, r, repo)),
+                _ => None,
+            })
+            .collect();
+        if !others.is_empty() {
+            text.push_str("\nUsed by other products:\n");
+            for (d, r, repo) in others.iter().take(NOTE_MAX_OTHERS) {
+                let (line, _, _, _) = d.line_col();
+                text.push_str(&format!(
+                    "- `{}:{line}`: {} (`{repo}`, `{}:{}`)\n",
+                    d.path,
+                    one_line(&r.message),
+                    r.path,
+                    r.span.start.line
+                ));
+            }
+            if others.len() > NOTE_MAX_OTHERS {
+                text.push_str(&format!("- …and {} more\n", others.len() - NOTE_MAX_OTHERS));
+            }
         }
+        text.push_str(&format!(
+            "\nClusters and other products' namespaces from tenant commit `{}`.\n",
+            short(commit)
+        ));
+        let at = note.rfind("\n<sub>").unwrap_or(note.len());
+        note.insert_str(at, &text);
         note
     }
 
@@ -133,6 +163,13 @@ impl Snapshot {
             None => d,
         }
     }
+}
+
+/// Other products' runtimes listed in a note at most.
+const NOTE_MAX_OTHERS: usize = 20;
+
+fn one_line(s: &str) -> String {
+    super::gitlab::truncate_chars(&s.replace(['\n', '\r'], " "), 300)
 }
 
 fn short(sha: &str) -> &str {
@@ -167,6 +204,9 @@ pub struct Tenant {
     tenant_id: std::sync::Mutex<Option<i64>>,
     /// Spaces archive downloads of the crawl (`--tenant-archive-rate`).
     next_archive: tokio::sync::Mutex<Instant>,
+    /// (project, commit) whose files do not load: not downloaded again until the head moves
+    /// (a retried crawl would otherwise fetch the same broken archive at every attempt).
+    broken: std::sync::Mutex<HashSet<(i64, String)>>,
 }
 
 fn now_secs() -> i64 {
@@ -258,6 +298,7 @@ impl Tenant {
             wake: Notify::new(),
             tenant_id: std::sync::Mutex::new(tenant_id),
             next_archive: tokio::sync::Mutex::new(Instant::now()),
+            broken: Default::default(),
         }
     }
 
@@ -428,6 +469,20 @@ impl Tenant {
             .project
             .as_deref()
             .is_some_and(|p| !path.is_empty() && p.eq_ignore_ascii_case(path))
+    }
+
+    fn known_broken(&self, project: i64, commit: &str) -> bool {
+        self.broken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(project, commit.to_owned()))
+    }
+
+    fn mark_broken(&self, project: i64, commit: &str) {
+        self.broken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((project, commit.to_owned()));
     }
 
     fn ask(&self, r: Refresh) {
@@ -660,6 +715,9 @@ impl Tenant {
             self.metrics.tenant("clusters", "unchanged");
             return Ok(());
         }
+        if self.known_broken(info.id, &head) {
+            return Ok(());
+        }
         self.archive_turn().await;
         let folder = self.settings.clusters_path.clone();
         let bytes = match self
@@ -691,6 +749,7 @@ impl Tenant {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
                 // A broken Cluster file: the inventory of the last good commit stays in force.
+                self.mark_broken(info.id, &head);
                 self.metrics.tenant("clusters", "broken");
                 tracing::error!(tenant_commit = %head, error = %e, "the tenant's Cluster files do not load; the last good inventory stays");
                 return Err(Failed);
@@ -700,6 +759,7 @@ impl Tenant {
         if inventory.clusters.is_empty() {
             // An empty folder (a wrong --tenant-clusters-path, a moved folder) would switch
             // every cluster rule to "not found": refused like a broken file.
+            self.mark_broken(info.id, &head);
             self.metrics.tenant("clusters", "broken");
             tracing::error!(tenant_commit = %head, folder = %self.settings.clusters_path, "no Cluster file in the tenant repository's clusters folder; the last good inventory stays");
             return Err(Failed);
@@ -761,6 +821,9 @@ impl Tenant {
             self.metrics.tenant("product", "unchanged");
             return Ok(());
         }
+        if self.known_broken(p.id, &head) {
+            return Ok(());
+        }
         self.archive_turn().await;
         let bytes = match self
             .gitlab
@@ -768,7 +831,10 @@ impl Tenant {
             .await
         {
             Ok(b) => b,
-            Err(CallError::Permanent(e)) => return Err(fail("broken", &e)),
+            Err(CallError::Permanent(e)) => {
+                self.mark_broken(p.id, &head);
+                return Err(fail("broken", &e));
+            }
             Err(e) => return Err(fail("error", &e)),
         };
         let limits = self.limits;
@@ -787,7 +853,10 @@ impl Tenant {
         .await;
         let claims = match read {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(fail("broken", &e)),
+            Ok(Err(e)) => {
+                self.mark_broken(p.id, &head);
+                return Err(fail("broken", &e));
+            }
             Err(e) => return Err(fail("error", &e)),
         };
         let now = now_secs();
