@@ -458,32 +458,9 @@ fn progress_only_for_a_person_watching_a_large_check() {
 
 /// The CI template writes the reports it publishes, checks against the merge request's target
 /// branch with the flags the CLI has, and keeps the reports of a failed job.
-/// A GitLab CI file of this repository, parsed.
-fn ci_file(rel: &str) -> nautes_lint::yaml::Parsed {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"));
-    let parsed = nautes_lint::yaml::parse(&text);
-    assert!(parsed.issues.is_empty(), "{rel}: {:?}", parsed.issues);
-    parsed
-}
-
-/// The `script` of `job`, its items one after another, as the runner runs them in one shell.
-fn job_script(parsed: &nautes_lint::yaml::Parsed, job: &str) -> String {
-    parsed.documents[0]
-        .root
-        .get(job)
-        .and_then(|j| j.get("script"))
-        .and_then(|s| s.as_seq())
-        .unwrap_or_else(|| panic!("job {job} has a script"))
-        .iter()
-        .filter_map(|l| l.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn gitlab_ci_template() {
-    let parsed = ci_file("ci/gitlab-ci.yml");
+    let parsed = tools::ci_file("ci/gitlab-ci.yml");
     let root = &parsed.documents[0].root;
     let job = root.get("nautes-lint").expect("a nautes-lint job");
     let artifacts = job.get("artifacts").expect("artifacts");
@@ -532,9 +509,9 @@ fn gitlab_ci_template() {
 
 #[test]
 fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls() {
-    let parsed = ci_file(".gitlab-ci.yml");
+    let parsed = tools::ci_file(".gitlab-ci.yml");
     let root = &parsed.documents[0].root;
-    let test = job_script(&parsed, "test");
+    let test = tools::job_script(&parsed, "test");
     for step in [
         "cargo fmt --all -- --check",
         "cargo clippy --all-targets --locked -- -D warnings",
@@ -542,7 +519,7 @@ fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls
     ] {
         assert!(test.contains(step), "{test}");
     }
-    let build = job_script(&parsed, "build");
+    let build = tools::job_script(&parsed, "build");
     assert!(build.contains("cargo build --release --locked"), "{build}");
     let artifact = root
         .get("build")
@@ -552,7 +529,7 @@ fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls
         .and_then(|p| p.first())
         .and_then(|p| p.as_str());
     assert_eq!(artifact, Some("target/release/nautes-lint"));
-    let image = job_script(&parsed, "container-image");
+    let image = tools::job_script(&parsed, "container-image");
     assert!(
         image.contains("docker build -f deploy/Containerfile -t \"$CI_REGISTRY_IMAGE:"),
         "{image}"
@@ -571,7 +548,7 @@ fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls
     assert!(containerfile.contains(" AS ci\n"), "a `ci` stage");
     // The template's default image is that `ci` image, under the registry of the group that
     // keeps nautes-lint.
-    let template = ci_file("ci/gitlab-ci.yml");
+    let template = tools::ci_file("ci/gitlab-ci.yml");
     let default_image = template.documents[0]
         .root
         .get("variables")
@@ -587,7 +564,7 @@ fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls
 /// Runs the template's script as GitLab's runner would, in the clone `dir`, for a merge request
 /// into `main` whose merge base is `base`. The binary under test is the one on the PATH.
 fn run_ci_template(dir: &Path, base: &str) -> std::process::Output {
-    let script = job_script(&ci_file("ci/gitlab-ci.yml"), "nautes-lint");
+    let script = tools::job_script(&tools::ci_file("ci/gitlab-ci.yml"), "nautes-lint");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_nautes-lint"))
         .parent()
         .expect("a folder");

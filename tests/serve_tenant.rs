@@ -7,6 +7,8 @@
 mod fake_gitlab;
 #[path = "common/service.rs"]
 mod service;
+#[path = "common/tools.rs"]
+mod tools;
 
 use fake_gitlab::{FakeGitLab, Project, tar_gz_of_files};
 use service::*;
@@ -463,6 +465,69 @@ async fn a_namespace_another_product_uses_on_the_same_cluster_fails_the_merge_re
         .collect();
     found.sort();
     assert_eq!(found, note_findings(&note));
+
+    // The CI template fetches the same context when its URL is set, and fails the same way.
+    let url = svc.url("/api/v1/context");
+    let out = run_ci_template(
+        work.path(),
+        &[
+            ("NAUTES_LINT_CONTEXT_URL", &url),
+            ("NAUTES_LINT_CONTEXT_TOKEN", CONTEXT_TOKEN),
+        ],
+    );
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("dr-namespace-used-by-other-product"), "{log}");
+    // A wrong token fails the job before any check: it never runs without the context it was
+    // told to use.
+    let out = run_ci_template(
+        work.path(),
+        &[
+            ("NAUTES_LINT_CONTEXT_URL", &url),
+            ("NAUTES_LINT_CONTEXT_TOKEN", "wrong"),
+        ],
+    );
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{log}");
+    assert!(
+        !log.contains("nautes-lint:") && log.contains("401"),
+        "{log}"
+    );
+    // Without the URL it runs without a context: the tree is otherwise clean.
+    let out = run_ci_template(work.path(), &[("NAUTES_LINT_CONTEXT_URL", "")]);
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+}
+
+/// Runs the CI template's script as GitLab's runner would for a branch pipeline in `dir`, the
+/// binary under test first on the PATH.
+fn run_ci_template(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    let script = tools::job_script(&tools::ci_file("ci/gitlab-ci.yml"), "nautes-lint");
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = std::process::Command::new("sh");
+    c.current_dir(dir)
+        .args(["-ec", &script])
+        .env("PATH", path)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env("CI_PROJECT_DIR", dir)
+        .env("NAUTES_LINT_ARGS", "")
+        .env_remove("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
+        .env_remove("NAUTES_LINT_CONTEXT_TOKEN")
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .env_remove("NAUTES_LINT_CONTEXT");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,3 +75,26 @@ pub fn git_cmd(dir: &Path) -> Command {
     }
     c
 }
+
+/// A GitLab CI file of this repository, parsed.
+pub fn ci_file(rel: &str) -> nautes_lint::yaml::Parsed {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let parsed = nautes_lint::yaml::parse(&text);
+    assert!(parsed.issues.is_empty(), "{rel}: {:?}", parsed.issues);
+    parsed
+}
+
+/// The `script` of `job`, its items one after another, as the runner runs them in one shell.
+pub fn job_script(parsed: &nautes_lint::yaml::Parsed, job: &str) -> String {
+    parsed.documents[0]
+        .root
+        .get(job)
+        .and_then(|j| j.get("script"))
+        .and_then(|s| s.as_seq())
+        .unwrap_or_else(|| panic!("job {job} has a script"))
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
