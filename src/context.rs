@@ -179,12 +179,7 @@ pub fn claims_of(model: &Model) -> Vec<Claim> {
         if d.namespaces.is_empty() {
             continue;
         }
-        let Some(cluster) = d
-            .environment
-            .as_ref()
-            .and_then(|e| model.get(Kind::Environment, &e.value))
-            .and_then(|env| env.env()?.cluster.as_ref())
-        else {
+        let Some(cluster) = model.cluster_of(r) else {
             continue;
         };
         for ns in &d.namespaces {

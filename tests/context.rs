@@ -460,3 +460,48 @@ fn the_hooks_and_revisions_take_the_context() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(RULE), "{}", text(&out));
 }
+
+#[test]
+fn a_namespace_many_products_use_lists_three_and_counts_them_all() {
+    let tree = product_tree();
+    // Listed in reverse: the finding does not depend on the order of the document.
+    let products: Vec<Value> = (1..=5)
+        .rev()
+        .map(|i| {
+            product(
+                &format!("product-{}", 90 + i),
+                &format!("team-{i}/default.project"),
+                &[("cluster-dev", "web", &format!("dr-web-{i}"))],
+            )
+        })
+        .collect();
+    let (code, report) = check_with(tree.path(), &context(products), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report).len(), 1, "{report:#}");
+    let d = &report["diagnostics"][0];
+    assert_eq!(
+        d["message"],
+        "namespace `web` on cluster `cluster-dev` is used by other product `product-91`"
+    );
+    let repos: Vec<&str> = d["related"]
+        .as_array()
+        .expect("related")
+        .iter()
+        .map(|r| r["repository"].as_str().expect("repository"))
+        .collect();
+    assert_eq!(
+        repos,
+        [
+            "team-1/default.project",
+            "team-2/default.project",
+            "team-3/default.project"
+        ]
+    );
+    assert!(
+        d["help"]
+            .as_str()
+            .expect("help")
+            .contains("5 runtimes of other products claim it"),
+        "{d:#}"
+    );
+}

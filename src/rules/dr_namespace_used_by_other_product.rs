@@ -38,8 +38,8 @@ super::meta!(
     "no namespace is used on the same cluster by another product's runtime"
 );
 
-/// Related locations listed per finding; a namespace claimed by many products names the first
-/// ones and counts the rest.
+/// Related locations listed per finding; when more runtimes claim the namespace, the help line
+/// gives their number.
 const SHOWN: usize = 3;
 
 impl Rule for Check {
@@ -55,12 +55,7 @@ impl Rule for Check {
                 continue;
             }
             // A missing environment or cluster reference is another rule's finding.
-            let Some(cluster) = d
-                .environment
-                .as_ref()
-                .and_then(|e| ctx.model.get(Kind::Environment, &e.value))
-                .and_then(|env| env.env()?.cluster.as_ref())
-            else {
+            let Some(cluster) = ctx.model.cluster_of(r) else {
                 continue;
             };
             for ns in &d.namespaces {
