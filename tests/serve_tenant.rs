@@ -7,6 +7,8 @@
 mod fake_gitlab;
 #[path = "common/service.rs"]
 mod service;
+#[path = "common/tenant.rs"]
+mod tenant;
 #[path = "common/tools.rs"]
 mod tools;
 
@@ -14,11 +16,11 @@ use fake_gitlab::{FakeGitLab, Project, tar_gz_of_files};
 use service::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tenant::{product_tree, tenant_clusters as clusters};
 
 const CONTEXT_TOKEN: &str = "ctx-token-5a1e93";
 const TENANT: i64 = 50;
 const TENANT_PATH: &str = "tenant/config";
-const CLUSTERS_DIR: &str = "nautes/overlays/production/clusters";
 /// Products A, B, C: (project id, group id).
 const A: (i64, i64) = (101, 201);
 const B: (i64, i64) = (102, 202);
@@ -30,77 +32,6 @@ const T3: &str = "7e1a000000000000000000000000000000000003";
 const A_HEAD: &str = "a0a0000000000000000000000000000000000001";
 const B_HEAD: &str = "b0b0000000000000000000000000000000000001";
 const C_HEAD: &str = "c0c0000000000000000000000000000000000001";
-
-/// The Cluster files of `fixtures/valid/clusters` as the tenant repository holds them, with
-/// `cluster-dev` turned into a pipeline cluster when `dev_is_pipeline`.
-fn clusters(dev_is_pipeline: bool) -> Vec<(String, String)> {
-    let dir = fixture("valid/clusters");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_str().unwrap().to_owned();
-            let mut text = std::fs::read_to_string(&p).unwrap();
-            if dev_is_pipeline && name == "cluster-dev.yaml" {
-                assert!(text.contains("workerType: deployment"));
-                text = text.replace("workerType: deployment", "workerType: pipeline");
-            }
-            (format!("{CLUSTERS_DIR}/{name}"), text)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// A small `default.project` of `product`: environments `env-dev` (on `cluster-dev`) and
-/// `env-test` (on `cluster-test`), one project and code repo, and the runtimes
-/// (name, environment, explicit namespaces).
-fn product_tree(product: &str, runtimes: &[(&str, &str, &[&str])]) -> Vec<(String, String)> {
-    let mut files = vec![
-        (
-            "projects/api-server/api-server.yaml".to_owned(),
-            format!(
-                "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Project\nmetadata:\n  \
-                 name: api-server\nspec:\n  language: Go\n  product: {product}\n"
-            ),
-        ),
-        (
-            "code-repos/repo-42/repo-42.yaml".to_owned(),
-            format!(
-                "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: CodeRepo\nmetadata:\n  \
-                 name: repo-42\nspec:\n  codeRepoProvider: gitlab\n  product: {product}\n  \
-                 project: api-server\n  repoName: api-server\n  webhook:\n    events:\n    \
-                 - push_events\n"
-            ),
-        ),
-    ];
-    for (env, cluster, kind) in [
-        ("env-dev", "cluster-dev", "development"),
-        ("env-test", "cluster-test", "test"),
-    ] {
-        files.push((
-            format!("envs/{env}.yaml"),
-            format!(
-                "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Environment\nmetadata:\n  \
-                 name: {env}\nspec:\n  cluster: {cluster}\n  envType: {kind}\n  \
-                 product: {product}\n"
-            ),
-        ));
-    }
-    for (name, env, namespaces) in runtimes {
-        let ns: String = namespaces.iter().map(|n| format!("    - {n}\n")).collect();
-        files.push((
-            format!("runtimes/{name}.yaml"),
-            format!(
-                "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: DeploymentRuntime\n\
-                 metadata:\n  name: {name}\nspec:\n  destination:\n    environment: {env}\n    \
-                 namespaces:\n{ns}  manifestSource:\n    codeRepo: repo-42\n    path: deploy/{name}\n    \
-                 targetRevision: HEAD\n  product: {product}\n  projectsRef:\n  - api-server\n"
-            ),
-        ));
-    }
-    files
-}
 
 fn product(p: (i64, i64)) -> String {
     format!("product-{}", p.1)
@@ -313,6 +244,22 @@ async fn a_tenant_push_that_makes_a_cluster_a_pipeline_cluster_fails_the_next_va
         gl.statuses(T2).is_empty(),
         "the tenant repository is not validated as a product"
     );
+    // Nor are its merge requests.
+    let mut tenant_mr: serde_json::Value =
+        serde_json::from_str(&merge_request("open", T3, None)).unwrap();
+    tenant_mr["project"]["id"] = TENANT.into();
+    tenant_mr["project"]["path_with_namespace"] = TENANT_PATH.into();
+    tenant_mr["object_attributes"]["source_project_id"] = TENANT.into();
+    tenant_mr["object_attributes"]["target_project_id"] = TENANT.into();
+    let (code, body) = post(
+        &svc,
+        "Merge Request Hook",
+        tenant_mr.to_string(),
+        Some(SECRET),
+        &[],
+    )
+    .await;
+    assert_eq!((code, &body["status"]), (200, &"ignored".into()), "{body}");
 
     let (code, _) = post(
         &svc,

@@ -422,17 +422,24 @@ async fn webhook(State(st): State<AppState>, req: Request) -> Response {
             return answer(StatusCode::UNAUTHORIZED, json!({"error": why}));
         }
     }
-    // A push to the tenant repository refreshes the context and is not a job; a push to a
-    // product's default branch refreshes its claims and is validated as usual.
-    if event == Some("Push Hook")
-        && let Some(t) = &st.tenant
-        && t.on_push(&body)
-    {
-        st.metrics.event(kind, "tenant");
-        return answer(
-            StatusCode::ACCEPTED,
-            json!({"status": "accepted", "tenant": "refresh"}),
-        );
+    // A push to the tenant repository refreshes the context and is not a job (nor is its merge
+    // request); a push to a product's default branch refreshes its claims and is validated.
+    match st.tenant.as_ref().map(|t| t.on_delivery(event, &body)) {
+        Some(tenant::Delivery::Refresh) => {
+            st.metrics.event(kind, "tenant");
+            return answer(
+                StatusCode::ACCEPTED,
+                json!({"status": "accepted", "tenant": "refresh"}),
+            );
+        }
+        Some(tenant::Delivery::Ignore) => {
+            st.metrics.event(kind, "ignored");
+            return answer(
+                StatusCode::OK,
+                json!({"status": "ignored", "reason": "the tenant repository is not a default.project"}),
+            );
+        }
+        Some(tenant::Delivery::Job) | None => {}
     }
     // A blank Idempotency-Key is no key: it must not hide the `webhook-id` behind it.
     let delivery = header(&headers, "idempotency-key")

@@ -176,6 +176,28 @@ fn short(sha: &str) -> &str {
     sha.get(..8).unwrap_or(sha)
 }
 
+/// What the webhook does with a delivery, as far as the tenant context is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The tenant repository was pushed to: its clusters are read again; no job.
+    Refresh,
+    /// A merge request of the tenant repository: nothing to validate.
+    Ignore,
+    /// Handled as usual (a product's push also refreshes its claims).
+    Job,
+}
+
+/// When a product's new claims reach the namespace index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Index {
+    Rebuild,
+    /// The caller rebuilds it once for a batch ([`Tenant::rebuild_index`]).
+    Later,
+}
+
+/// Products read in a crawl between two rebuilds of the namespace index.
+const INDEX_BATCH: usize = 100;
+
 /// A refresh that did not happen; why is logged where it failed.
 struct Failed;
 
@@ -402,10 +424,11 @@ impl Tenant {
         Ok(())
     }
 
-    /// Looks at a push delivery (already authenticated): a push to the tenant repository asks
-    /// for a refresh of the clusters and is not a job (true: answered here); a push to a
-    /// product's default branch asks for a refresh of its claims and is still validated (false).
-    pub fn on_push(&self, body: &[u8]) -> bool {
+    /// Looks at a delivery (already authenticated). A push to the tenant repository asks for a
+    /// refresh of the clusters and is no job; its merge requests are no job either (it is not a
+    /// `default.project`). A push to a product's default branch asks for a refresh of that
+    /// product's claims and is still validated.
+    pub fn on_delivery(&self, event: Option<&str>, body: &[u8]) -> Delivery {
         #[derive(serde::Deserialize)]
         struct Project {
             id: i64,
@@ -415,50 +438,53 @@ impl Tenant {
             default_branch: Option<String>,
         }
         #[derive(serde::Deserialize)]
-        struct Push {
-            #[serde(rename = "ref")]
+        struct Event {
+            #[serde(rename = "ref", default)]
             ref_name: String,
             after: Option<String>,
             project: Project,
         }
-        let Ok(p) = serde_json::from_slice::<Push>(body) else {
-            return false;
+        let Ok(e) = serde_json::from_slice::<Event>(body) else {
+            // Malformed: the usual parsing answers it.
+            return Delivery::Job;
         };
-        let deleted = p
-            .after
-            .as_deref()
-            .is_none_or(|a| a.bytes().all(|b| b == b'0'));
-        if self.is_tenant_project(p.project.id, &p.project.path_with_namespace) {
-            let head = match (&self.settings.ref_name, &p.project.default_branch) {
-                (Some(r), _) | (None, Some(r)) if !deleted => p
-                    .ref_name
-                    .strip_prefix("refs/heads/")
-                    .filter(|b| b == r)
-                    .and(p.after.clone()),
-                _ => None,
-            };
-            self.ask(Refresh::Tenant(head));
-            return true;
+        let tenant = self.is_tenant_project(e.project.id, &e.project.path_with_namespace);
+        match event {
+            Some("Push Hook") => {}
+            Some("Merge Request Hook") if tenant => return Delivery::Ignore,
+            _ => return Delivery::Job,
         }
-        let is_product = p
+        // A full commit id, not a deletion: anything else is looked up through the API.
+        let after = e.after.filter(|a| {
+            matches!(a.len(), 40 | 64)
+                && a.bytes().all(|b| b.is_ascii_hexdigit())
+                && a.bytes().any(|b| b != b'0')
+        });
+        let branch = e.ref_name.strip_prefix("refs/heads/");
+        if tenant {
+            let wanted = self
+                .settings
+                .ref_name
+                .as_deref()
+                .or(e.project.default_branch.as_deref());
+            let head = after.filter(|_| branch.is_some() && branch == wanted);
+            self.ask(Refresh::Tenant(head));
+            return Delivery::Refresh;
+        }
+        let is_product = e
             .project
             .path_with_namespace
             .rsplit('/')
             .next()
             .is_some_and(|name| name == PRODUCT_REPOSITORY);
-        let on_default = p
-            .project
-            .default_branch
-            .as_deref()
-            .is_some_and(|b| p.ref_name.strip_prefix("refs/heads/") == Some(b));
         if is_product
-            && on_default
-            && !deleted
-            && let Some(after) = p.after
+            && branch.is_some()
+            && branch == e.project.default_branch.as_deref()
+            && let Some(after) = after
         {
-            self.ask(Refresh::Product(p.project.id, after));
+            self.ask(Refresh::Product(e.project.id, after));
         }
-        false
+        Delivery::Job
     }
 
     fn is_tenant_project(&self, id: i64, path: &str) -> bool {
@@ -569,7 +595,10 @@ impl Tenant {
                     None => self.gitlab.project(&id.to_string()).await,
                 };
                 match info {
-                    Ok(info) => self.refresh_product(&info, Some(head)).await.is_ok(),
+                    Ok(info) => self
+                        .refresh_product(&info, Some(head), Index::Rebuild)
+                        .await
+                        .is_ok(),
                     Err(e) => {
                         self.metrics.tenant("product", "error");
                         tracing::warn!(project = id, error = %e, "cannot read the product's project");
@@ -613,11 +642,23 @@ impl Tenant {
         }
         let mut all_ok = clusters_ok;
         let mut seen = HashSet::new();
+        let mut unindexed = 0;
         for p in &projects {
             seen.insert(p.id);
-            if self.refresh_product(p, None).await.is_err() {
-                all_ok = false;
+            match self.refresh_product(p, None, Index::Later).await {
+                Ok(true) => unindexed += 1,
+                Ok(false) => {}
+                Err(Failed) => all_ok = false,
             }
+            // Rebuilding the index after every product would cost the square of the tenant's
+            // claims over a first crawl; jobs see the new products in batches instead.
+            if unindexed >= INDEX_BATCH {
+                self.rebuild_index();
+                unindexed = 0;
+            }
+        }
+        if unindexed > 0 {
+            self.rebuild_index();
         }
         let gone: Vec<i64> = self
             .snapshot()
@@ -661,6 +702,15 @@ impl Tenant {
             "tenant context crawl done"
         );
         all_ok
+    }
+
+    fn rebuild_index(&self) {
+        self.update(|s| Snapshot {
+            inventory: s.inventory.clone(),
+            index: Arc::new(index_of(&s.products)),
+            products: s.products.clone(),
+            updated_at: s.updated_at,
+        });
     }
 
     /// Waits for the next archive download the rate allows.
@@ -793,7 +843,14 @@ impl Tenant {
 
     /// Reads one product's claims at `head` (or its default branch's head), unless the stored
     /// ones are of that commit.
-    async fn refresh_product(&self, p: &ProjectInfo, head: Option<String>) -> Result<(), Failed> {
+    /// True when the claims changed (and, with [`Index::Later`], the index does not have them
+    /// yet).
+    async fn refresh_product(
+        &self,
+        p: &ProjectInfo,
+        head: Option<String>,
+        index: Index,
+    ) -> Result<bool, Failed> {
         let fail = |what: &'static str, e: &dyn std::fmt::Display| {
             self.metrics.tenant("product", what);
             tracing::warn!(project = p.id, path = %p.path_with_namespace, error = %e, "cannot read the product's claims; the stored ones stay");
@@ -807,11 +864,11 @@ impl Tenant {
             None => {
                 let Some(branch) = p.default_branch.as_deref().filter(|b| !b.is_empty()) else {
                     // An empty repository claims nothing.
-                    return Ok(());
+                    return Ok(false);
                 };
                 match self.gitlab.branch_head(p.id, branch).await {
                     Ok(Some(h)) => h,
-                    Ok(None) => return Ok(()),
+                    Ok(None) => return Ok(false),
                     Err(e) => return Err(fail("error", &e)),
                 }
             }
@@ -819,10 +876,10 @@ impl Tenant {
         let stored = self.snapshot().products.get(&p.id).cloned();
         if stored.as_ref().is_some_and(|s| s.claims.commit == head) {
             self.metrics.tenant("product", "unchanged");
-            return Ok(());
+            return Ok(false);
         }
         if self.known_broken(p.id, &head) {
-            return Ok(());
+            return Ok(false);
         }
         self.archive_turn().await;
         let bytes = match self
@@ -893,12 +950,15 @@ impl Tenant {
             products.insert(p.id, product);
             Snapshot {
                 inventory: s.inventory.clone(),
-                index: Arc::new(index_of(&products)),
+                index: match index {
+                    Index::Rebuild => Arc::new(index_of(&products)),
+                    Index::Later => s.index.clone(),
+                },
                 products,
                 updated_at: now,
             }
         });
-        Ok(())
+        Ok(true)
     }
 }
 
