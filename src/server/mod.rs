@@ -577,7 +577,7 @@ async fn context_document(State(st): State<AppState>, headers: HeaderMap) -> Res
             json!({"error": "the tenant context is not read yet; try again later"}),
         );
     }
-    let text = snapshot.context().to_json();
+    let text = snapshot.context_json();
     let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

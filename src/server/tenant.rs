@@ -65,11 +65,7 @@ impl Snapshot {
     /// The context document (`GET /api/v1/context`, `check --context`).
     pub fn context(&self) -> Context {
         let mut c = Context::new();
-        c.tenant = self.inventory.as_ref().map(|i| TenantInfo {
-            project: i.project.clone(),
-            commit: i.commit.clone(),
-            updated_at: rfc3339(self.updated_at.max(i.updated_at)),
-        });
+        c.tenant = self.tenant_info();
         c.clusters = self
             .inventory
             .as_ref()
@@ -77,6 +73,34 @@ impl Snapshot {
             .unwrap_or_default();
         c.products = self.products.values().map(|p| p.claims.clone()).collect();
         c
+    }
+
+    fn tenant_info(&self) -> Option<TenantInfo> {
+        self.inventory.as_ref().map(|i| TenantInfo {
+            project: i.project.clone(),
+            commit: i.commit.clone(),
+            updated_at: rfc3339(self.updated_at.max(i.updated_at)),
+        })
+    }
+
+    /// [`Snapshot::context`] as JSON, written from the snapshot without copying it first: a
+    /// tenant of 100,000 claims would otherwise hold them twice while a request is answered.
+    pub fn context_json(&self) -> String {
+        /// The shape of [`Context`], borrowed (a test holds the two together).
+        #[derive(serde::Serialize)]
+        struct Borrowed<'a> {
+            version: u32,
+            tenant: Option<TenantInfo>,
+            clusters: &'a [ClusterFile],
+            products: Vec<&'a ProductClaims>,
+        }
+        let doc = Borrowed {
+            version: crate::context::VERSION,
+            tenant: self.tenant_info(),
+            clusters: self.inventory.as_ref().map_or(&[], |i| &i.files[..]),
+            products: self.products.values().map(|p| &p.claims).collect(),
+        };
+        serde_json::to_string(&doc).expect("plain strings and numbers always serialize")
     }
 }
 
@@ -1016,6 +1040,47 @@ fn index_of(products: &BTreeMap<i64, Arc<Product>>) -> NamespaceIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_borrowed_document_is_the_context_document() {
+        let files = vec![(
+            "nautes/overlays/production/clusters/c1.yaml".to_owned(),
+            "apiVersion: nautes.resource.nautes.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: c1\nspec:\n  usage: worker\n  workerType: deployment\n".to_owned(),
+        )];
+        let inventory = inventory_of(7, "tenant/config".into(), "abc".into(), 60, files).unwrap();
+        let claims = ProductClaims {
+            product: "product-3".into(),
+            project: "g3/default.project".into(),
+            commit: "def".into(),
+            claims: vec![crate::context::Claim {
+                cluster: "c1".into(),
+                namespace: "web".into(),
+                runtime: "dr-web".into(),
+                path: "runtimes/dr-web.yaml".into(),
+                line: 9,
+                column: 7,
+            }],
+        };
+        let mut products = BTreeMap::new();
+        products.insert(
+            3,
+            Arc::new(Product {
+                project_id: 3,
+                updated_at: 61,
+                claims,
+            }),
+        );
+        let s = Snapshot {
+            inventory: Some(Arc::new(inventory)),
+            index: Arc::new(index_of(&products)),
+            products,
+            updated_at: 61,
+        };
+        let read = Context::from_json(s.context_json().as_bytes()).unwrap();
+        assert_eq!(read, s.context());
+        assert_eq!(read.products.len(), 1);
+        assert_eq!(read.tenant.unwrap().updated_at, "1970-01-01T00:01:01Z");
+    }
 
     #[test]
     fn times_are_rfc3339_in_utc() {
