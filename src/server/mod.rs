@@ -577,11 +577,29 @@ async fn context_document(State(st): State<AppState>, headers: HeaderMap) -> Res
             json!({"error": "the tenant context is not read yet; try again later"}),
         );
     }
-    let text = snapshot.context_json();
-    let mut resp = Response::new(Body::from(text));
+    let mut resp = Response::new(Body::new(Chunks(snapshot.context_json())));
     resp.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// A response body sent one piece of an iterator at a time.
+struct Chunks<I>(I);
+
+impl<I: Iterator<Item = String> + Unpin> axum::body::HttpBody for Chunks<I> {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.0
+                .next()
+                .map(|s| Ok(hyper::body::Frame::data(axum::body::Bytes::from(s)))),
+        )
+    }
 }
