@@ -9,7 +9,8 @@
 # The service starts on an empty database, crawls them all (one archive per product), and the
 # script prints its resident memory once the crawl is done, then again after one
 # `GET /api/v1/context` (the whole document built and sent), and the peak ("Maximum resident
-# set size" of /usr/bin/time -v) after SIGTERM. PROFILE=release measures a release build
+# set size" of /usr/bin/time -v) after SIGTERM; then once more after a restart on the same
+# database (the context loaded from it, every head unchanged). PROFILE=release measures a release build
 # (default: the debug build, whose heap is laid out the same). Talks only to 127.0.0.1.
 set -euo pipefail
 PRODUCTS=${1:-1000}
@@ -51,9 +52,21 @@ echo "products=$PRODUCTS runtimes=$RUNTIMES profile=$PROFILE"
 grep '"tenant context crawl done"' "$WORK/service.log" | sed -E 's/.*"products":([0-9]+).*"complete":([a-z]+).*/crawl: \1 products, complete=\2/'
 echo "crawl took $(echo "$crawled - $started" | bc) s"
 echo -n "after the crawl:           "; mem
+# The crawl's threads of the blocking pool end after 10 s idle.
+sleep 15
+echo -n "15 s later:                "; mem
 bytes=$(curl -fsS -H "Authorization: Bearer $NAUTES_LINT_CONTEXT_TOKEN" "http://127.0.0.1:$SVC_PORT/api/v1/context" | wc -c)
 echo "context document: $bytes bytes"
 echo -n "after GET /api/v1/context: "; mem
 kill -TERM "$svc"
 wait "$timer" || true
 grep "Maximum resident set size" "$WORK/time.txt"
+
+# A restart on the same database: the context comes from its tables, and the crawl finds every
+# head unchanged (no archive is downloaded).
+"$BIN" serve --listen "127.0.0.1:$SVC_PORT" --gitlab-url "http://127.0.0.1:$GL_PORT" \
+  --database "$WORK/q.db" --tenant-project tenant/config >"$WORK/service2.log" 2>&1 &
+svc=$!
+PIDS+=("$svc")
+for _ in $(seq 36000); do grep -q '"tenant context crawl done"' "$WORK/service2.log" && break; sleep 0.1; done
+echo -n "after a restart:           "; mem
