@@ -402,10 +402,13 @@ impl Tenant {
         self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Builds the next snapshot from the current one outside the lock (an index of 100,000
+    /// claims takes tens of milliseconds, which jobs taking a snapshot must not wait for), then
+    /// swaps it in. Only the crawl task (and `load_stored` before it starts) calls this, so no
+    /// update is lost between the read and the swap.
     fn update(&self, f: impl FnOnce(&Snapshot) -> Snapshot) {
-        let mut g = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let next = f(&g);
-        *g = Arc::new(next);
+        let next = Arc::new(f(&self.snapshot()));
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = next;
     }
 
     /// Loads what the database holds. A stored inventory that no longer parses (written by
