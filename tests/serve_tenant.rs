@@ -549,6 +549,17 @@ async fn the_context_needs_its_bearer_token() {
         assert!(!text.contains("shared-ns"));
     }
     assert_eq!(context(&svc, Some(CONTEXT_TOKEN)).await.0, 200);
+    let lower = reqwest::Client::new()
+        .get(svc.url("/api/v1/context"))
+        .header("Authorization", format!("bearer {CONTEXT_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lower.status().as_u16(),
+        200,
+        "the scheme is case-insensitive"
+    );
 
     // Without a configured token the endpoint is off, whatever is presented.
     let plain = Service::start(&gl.url, &dir.path().join("q2.db"), &tenant_args()).await;
@@ -606,4 +617,47 @@ async fn the_crawl_runs_in_the_background_and_waits_out_a_429() {
     let (_, text) = context(&svc, Some(CONTEXT_TOKEN)).await;
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["products"].as_array().unwrap().len(), 3, "{text}");
+}
+
+#[test]
+fn two_sources_of_clusters_or_a_folder_outside_the_repository_are_refused_at_startup() {
+    for (args, said) in [
+        (
+            vec![
+                "--tenant-project",
+                TENANT_PATH,
+                "--clusters",
+                "fixtures/valid/clusters",
+            ],
+            "--clusters and --tenant-project both",
+        ),
+        (
+            vec![
+                "--tenant-project",
+                TENANT_PATH,
+                "--tenant-clusters-path",
+                "../etc",
+            ],
+            "--tenant-clusters-path `../etc`",
+        ),
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--gitlab-url",
+                "http://127.0.0.1:9",
+            ])
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NAUTES_LINT_WEBHOOK_SECRET", SECRET)
+            .env("NAUTES_LINT_GITLAB_TOKEN", TOKEN)
+            .env_remove("NAUTES_LINT_CLUSTERS")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
 }

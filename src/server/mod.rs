@@ -550,7 +550,11 @@ async fn context_document(State(st): State<AppState>, headers: HeaderMap) -> Res
             json!({"error": "the context endpoint is off: set NAUTES_LINT_CONTEXT_TOKEN to enable it"}),
         );
     };
-    let presented = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let presented = header(&headers, "authorization")
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     if !event::token_matches(presented.map(str::as_bytes), expected) {
         tracing::warn!("wrong or missing bearer token for the context");
         let mut resp = answer(
