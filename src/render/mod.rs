@@ -4,6 +4,7 @@ pub mod gitlab;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod reviewdog;
 pub mod sarif;
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -37,6 +38,8 @@ pub enum Format {
     Junit,
     /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
     Gitlab,
+    /// reviewdog's diagnostics as JSON Lines (`reviewdog -f=rdjsonl`).
+    Reviewdog,
 }
 
 impl Format {
@@ -47,6 +50,7 @@ impl Format {
             Format::Sarif => "sarif",
             Format::Junit => "junit",
             Format::Gitlab => "gitlab",
+            Format::Reviewdog => "reviewdog",
         }
     }
 }
