@@ -17,6 +17,49 @@ pub struct Config {
     pub strict: Option<bool>,
     pub rules: HashMap<String, Level>,
     pub ignore: Vec<String>,
+    /// `mrThreads`: which new findings of a merge request the webhook service opens review
+    /// threads for (the service's `--mr-threads` when unset).
+    pub mr_threads: Option<ThreadMode>,
+}
+
+/// Which new findings of a merge request get a review thread on their line, after reviewdog's
+/// filter modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ThreadMode {
+    /// Findings on a line the merge request adds or changes.
+    #[default]
+    Added,
+    /// Also findings on the unchanged lines shown around a change.
+    #[cfg_attr(feature = "cli", value(name = "diff_context"))]
+    DiffContext,
+    /// Findings anywhere in a file the merge request changes.
+    File,
+    /// No threads: the summary note only.
+    Off,
+}
+
+impl ThreadMode {
+    pub const NAMES: &[&str] = &["added", "diff_context", "file", "off"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadMode::Added => "added",
+            ThreadMode::DiffContext => "diff_context",
+            ThreadMode::File => "file",
+            ThreadMode::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ThreadMode> {
+        match s {
+            "added" => Some(ThreadMode::Added),
+            "diff_context" => Some(ThreadMode::DiffContext),
+            "file" => Some(ThreadMode::File),
+            "off" => Some(ThreadMode::Off),
+            _ => None,
+        }
+    }
 }
 
 /// A configuration error, with the place it was found.
@@ -87,6 +130,7 @@ const KEYS: &[&str] = &[
     "strict",
     "rules",
     "ignore",
+    "mrThreads",
 ];
 
 /// Parses `1.2.3`, `v1.2.3` or `1.2`.
@@ -228,6 +272,18 @@ impl Config {
                         cfg.ignore.push(g);
                     }
                 }
+                "mrThreads" => {
+                    let mode = v.as_str().and_then(ThreadMode::parse);
+                    cfg.mr_threads = Some(mode.ok_or_else(|| {
+                        err(
+                            v.span,
+                            format!(
+                                "`mrThreads` must be one of {}",
+                                ThreadMode::NAMES.join(", ")
+                            ),
+                        )
+                    })?);
+                }
                 other => {
                     let hint = crate::suggest::did_you_mean(other, KEYS.iter().copied())
                         .map(|h| format!("{h} "))
@@ -268,6 +324,29 @@ mod tests {
         assert_eq!(c.strict, Some(true));
         assert_eq!(c.rules.get("folder-count"), Some(&Level::Off));
         assert_eq!(c.ignore, vec!["runtimes/old-*.yaml"]);
+        assert_eq!(c.mr_threads, None);
+    }
+
+    #[test]
+    fn merge_request_thread_modes() {
+        for (text, mode) in [
+            ("added", ThreadMode::Added),
+            ("diff_context", ThreadMode::DiffContext),
+            ("file", ThreadMode::File),
+            ("off", ThreadMode::Off),
+            ("'off'", ThreadMode::Off),
+        ] {
+            let c = parse(&format!("mrThreads: {text}\n")).unwrap();
+            assert_eq!(c.mr_threads, Some(mode), "{text}");
+        }
+        let e = parse("mrThreads: lines\n").unwrap_err();
+        assert!(
+            e.message.contains("added, diff_context, file, off"),
+            "{}",
+            e.message
+        );
+        let e = parse("mrThreads: false\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 12));
     }
 
     #[test]

@@ -74,6 +74,19 @@ pub struct ServeArgs {
     /// Connections open at once; more are answered 503 and closed.
     #[arg(long, env = "NAUTES_LINT_MAX_CONNECTIONS", default_value_t = 256)]
     pub max_connections: usize,
+    /// Review threads on a merge request's new findings: on the lines it adds (`added`), also
+    /// on the unchanged lines around them (`diff_context`), anywhere in the files it changes
+    /// (`file`), or none (`off`). A repository's `mrThreads:` in `.nautes-lint.yaml` wins.
+    #[arg(
+        long,
+        env = "NAUTES_LINT_MR_THREADS",
+        value_enum,
+        default_value = "added"
+    )]
+    pub mr_threads: crate::config::ThreadMode,
+    /// New review threads one push may open; the other findings are counted in the summary note.
+    #[arg(long, env = "NAUTES_LINT_MR_THREADS_MAX", default_value_t = 20)]
+    pub mr_threads_max: usize,
     /// Log lines as JSON (default) or as text for a terminal.
     #[arg(
         long,
@@ -171,6 +184,10 @@ pub fn serve_config(
         header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
         max_connections: args.max_connections,
         yaml,
+        threads: sc::ThreadSettings {
+            mode: args.mr_threads,
+            max_new: args.mr_threads_max,
+        },
     })
 }
 

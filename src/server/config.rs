@@ -57,6 +57,26 @@ pub struct ServeConfig {
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
     pub yaml: YamlLimits,
+    /// Review threads on merge requests.
+    pub threads: ThreadSettings,
+}
+
+/// Review threads on merge requests: `--mr-threads` (a repository's `mrThreads:` wins) and
+/// `--mr-threads-max`.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadSettings {
+    pub mode: crate::config::ThreadMode,
+    /// New threads one push may open; the rest are counted in the summary note.
+    pub max_new: usize,
+}
+
+impl Default for ThreadSettings {
+    fn default() -> Self {
+        ThreadSettings {
+            mode: crate::config::ThreadMode::Added,
+            max_new: 20,
+        }
+    }
 }
 
 /// Bounds on the YAML held in memory while jobs run: the resource files of a job's head and

@@ -31,6 +31,8 @@ pub struct Metrics {
     archives: Mutex<BTreeMap<&'static str, u64>>,
     /// Connections answered 503 for being over `--max-connections`.
     refused_connections: AtomicU64,
+    /// Merge-request review thread actions (opened, resolved, reopened, refused, failed) -> count
+    threads: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -78,6 +80,12 @@ impl Metrics {
 
     pub fn connection_refused(&self) {
         self.refused_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A review thread action: `opened`, `resolved`, `reopened`, `refused` (GitLab's 400 for
+    /// the position), `failed` (a job whose threads could not be brought up to date).
+    pub fn thread(&self, action: &'static str) {
+        bump(&self.threads, action);
     }
 
     pub fn gitlab_error(&self, endpoint: &'static str, class: &'static str) {
@@ -158,6 +166,19 @@ impl Metrics {
             "nautes_lint_connections_refused_total {}",
             self.refused_connections.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP nautes_lint_mr_threads_total Merge-request review thread actions (opened, resolved, reopened, refused: a position GitLab would not take, failed: a job whose threads could not be updated).\n");
+        out.push_str("# TYPE nautes_lint_mr_threads_total counter\n");
+        for (action, n) in self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "nautes_lint_mr_threads_total{{action=\"{action}\"}} {n}"
+            );
+        }
         out
     }
 }
@@ -176,6 +197,7 @@ mod tests {
         m.gitlab_error("statuses", "5xx_or_network");
         m.archive("hit");
         m.connection_refused();
+        m.thread("opened");
         let t = m.render(4, 1);
         assert!(
             t.contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"accepted\"} 2")
@@ -187,5 +209,6 @@ mod tests {
         assert!(t.contains("endpoint=\"statuses\",class=\"5xx_or_network\"} 1"));
         assert!(t.contains("nautes_lint_archives_total{source=\"hit\"} 1"));
         assert!(t.contains("nautes_lint_connections_refused_total 1"));
+        assert!(t.contains("nautes_lint_mr_threads_total{action=\"opened\"} 1"));
     }
 }

@@ -14,6 +14,8 @@ pub mod event;
 pub mod gitlab;
 pub mod metrics;
 pub mod queue;
+pub mod threads;
+pub mod threads_sync;
 pub mod worker;
 
 use axum::Router;
