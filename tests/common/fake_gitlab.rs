@@ -2,8 +2,11 @@
 //! trees, takes commit statuses and merge-request notes (each with its author: the token's user
 //! may edit only its own, as on GitLab), answers `GET /user`, `GET /projects/:id` and
 //! `merge_base`, records every call, and can be told to fail (503, 429, a malformed body) or to
-//! hold archive downloads until released (before the answer, or in the middle of its body). Shared by `tests/serve.rs` and
-//! `examples/fake_gitlab.rs` (the benchmark).
+//! hold archive downloads until released (before the answer, or in the middle of its body).
+//! Merge requests have diff versions, diffs and discussions (review threads): a thread's
+//! position is checked against the latest version and the diff's hunks as GitLab does, and one
+//! outside them gets GitLab's 400. Shared by `tests/serve.rs` and `examples/fake_gitlab.rs`
+//! (the benchmark).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -39,6 +42,34 @@ struct Fault {
     body: Option<String>,
 }
 
+/// A merge request's discussion as the fake keeps it.
+#[derive(Debug, Clone)]
+pub struct Discussion {
+    pub id: String,
+    /// (note id, body, author id)
+    pub notes: Vec<(i64, String, i64)>,
+    pub resolved: bool,
+    /// The `position` it was opened with.
+    pub position: serde_json::Value,
+}
+
+impl Discussion {
+    fn json(&self) -> serde_json::Value {
+        let notes: Vec<_> = self
+            .notes
+            .iter()
+            .enumerate()
+            .map(|(i, (id, body, author))| {
+                serde_json::json!({"id": id, "type": "DiffNote", "body": body,
+                    "author": {"id": author, "username": format!("user-{author}")},
+                    "system": false, "resolvable": true, "resolved": self.resolved,
+                    "position": if i == 0 { self.position.clone() } else { serde_json::Value::Null }})
+            })
+            .collect();
+        serde_json::json!({"id": self.id, "individual_note": false, "notes": notes})
+    }
+}
+
 /// The user the API token belongs to (notes it posts are its own).
 pub const TOKEN_USER: i64 = 99;
 /// The author of notes added with [`FakeGitLab::add_note`]: a person, not the token.
@@ -68,6 +99,12 @@ struct Inner {
     stalled: std::collections::HashSet<String>,
     /// Project id -> default branch (`main` when not set).
     default_branches: HashMap<i64, String>,
+    /// (project, iid) -> diff versions, newest first.
+    versions: HashMap<(i64, i64), Vec<serde_json::Value>>,
+    /// (project, iid) -> the changed files, in GitLab's shape.
+    diffs: HashMap<(i64, i64), Vec<serde_json::Value>>,
+    /// (project, iid) -> discussions, oldest first.
+    discussions: HashMap<(i64, i64), Vec<Discussion>>,
     next_id: i64,
     final_statuses: u64,
     first_call: Option<Instant>,
@@ -186,6 +223,40 @@ impl FakeGitLab {
         self.lock()
             .default_branches
             .insert(project, branch.to_owned());
+    }
+
+    /// A new latest diff version of merge request `iid`, whose head is `head`.
+    pub fn set_mr_version(&self, project: i64, iid: i64, base: &str, head: &str) {
+        let mut g = self.lock();
+        g.next_id += 1;
+        let v = serde_json::json!({"id": g.next_id, "head_commit_sha": head,
+            "base_commit_sha": base, "start_commit_sha": base,
+            "created_at": "2026-11-03T10:20:00Z", "merge_request_id": 99,
+            "state": "collected", "real_size": "1"});
+        g.versions.entry((project, iid)).or_default().insert(0, v);
+    }
+
+    /// The merge request's changed files: (old path, new path, unified diff hunks, new file,
+    /// deleted file).
+    pub fn set_mr_diffs(&self, project: i64, iid: i64, files: &[(&str, &str, &str, bool, bool)]) {
+        let files = files
+            .iter()
+            .map(|(old, new, diff, new_file, deleted_file)| {
+                serde_json::json!({"old_path": old, "new_path": new, "a_mode": "100644",
+                    "b_mode": "100644", "diff": diff, "new_file": new_file,
+                    "renamed_file": old != new, "deleted_file": deleted_file,
+                    "generated_file": false})
+            })
+            .collect();
+        self.lock().diffs.insert((project, iid), files);
+    }
+
+    pub fn discussions(&self, project: i64, iid: i64) -> Vec<Discussion> {
+        self.lock()
+            .discussions
+            .get(&(project, iid))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// While held, archive downloads wait (a job is then "in flight" for as long as a test
@@ -454,7 +525,8 @@ async fn route(
                 .unwrap_or_else(|| "main".to_owned());
             json_response(
                 StatusCode::OK,
-                serde_json::json!({"id": pid, "default_branch": branch}),
+                serde_json::json!({"id": pid, "default_branch": branch,
+                    "web_url": format!("http://gitlab.example.com/group/project-{pid}")}),
             )
         }
         ("GET", ["api", "v4", "projects", _, "repository", "merge_base"]) => {
@@ -610,6 +682,200 @@ async fn route(
                     }
                 }
                 _ => not_found(),
+            }
+        }
+        (
+            m,
+            [
+                "api",
+                "v4",
+                "projects",
+                pid,
+                "merge_requests",
+                iid,
+                what,
+                rest @ ..,
+            ],
+        ) if matches!(*what, "versions" | "diffs" | "discussions") => {
+            let (Ok(pid), Ok(iid)) = (pid.parse::<i64>(), iid.parse::<i64>()) else {
+                return not_found();
+            };
+            let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            merge_request_route(&mut g, m, (pid, iid), what, rest, query, body)
+        }
+        _ => not_found(),
+    }
+}
+
+/// A page of `all` as GitLab paginates (`page`, `per_page` default 20 and at most 100,
+/// `X-Next-Page` empty on the last page).
+fn paginated(all: Vec<serde_json::Value>, query: &str) -> Response {
+    let param = |name, default: usize| {
+        query_param(query, name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let (page, per_page) = (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
+    let list: Vec<_> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect();
+    let next = if page * per_page < all.len() {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
+    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
+    if let Ok(v) = next.parse() {
+        resp.headers_mut().insert("x-next-page", v);
+    }
+    resp
+}
+
+/// The lines of a diff's hunks a note may be put on: new line -> old line (None: added).
+fn diff_lines(diff: &str) -> HashMap<u64, Option<u64>> {
+    let mut out = HashMap::new();
+    let (mut old, mut new) = (0u64, 0u64);
+    for line in diff.lines() {
+        if let Some(h) = line.strip_prefix("@@ -") {
+            let num = |s: &str| s.split(',').next().and_then(|n| n.parse::<u64>().ok());
+            let mut parts = h.split(' ');
+            old = parts.next().and_then(num).unwrap_or(0);
+            new = parts
+                .next()
+                .and_then(|p| p.strip_prefix('+'))
+                .and_then(num)
+                .unwrap_or(0);
+        } else if line.starts_with('+') {
+            out.insert(new, None);
+            new += 1;
+        } else if line.starts_with('-') {
+            old += 1;
+        } else if !line.starts_with('\\') {
+            out.insert(new, Some(old));
+            old += 1;
+            new += 1;
+        }
+    }
+    out
+}
+
+const BAD_POSITION: &str =
+    "400 Bad request - Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"]}";
+
+fn merge_request_route(
+    g: &mut Inner,
+    method: &str,
+    mr: (i64, i64),
+    what: &str,
+    rest: &[&str],
+    query: &str,
+    body: &serde_json::Value,
+) -> Response {
+    let not_found = || {
+        json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"message": "404 Not Found"}),
+        )
+    };
+    match (method, what, rest) {
+        ("GET", "versions", []) => {
+            paginated(g.versions.get(&mr).cloned().unwrap_or_default(), query)
+        }
+        ("GET", "diffs", []) => paginated(g.diffs.get(&mr).cloned().unwrap_or_default(), query),
+        ("GET", "discussions", []) => {
+            let all = g
+                .discussions
+                .get(&mr)
+                .map_or_else(Vec::new, |d| d.iter().map(Discussion::json).collect());
+            paginated(all, query)
+        }
+        ("POST", "discussions", []) => {
+            // GitLab: the position must name the latest version's shas and a line of the diff
+            // (an added line by `new_line`, an unchanged one by both `old_line` and `new_line`).
+            let p = &body["position"];
+            let latest = g.versions.get(&mr).and_then(|v| v.first()).cloned();
+            let shas_ok = latest.is_some_and(|v| {
+                ["base_sha", "start_sha", "head_sha"]
+                    .iter()
+                    .zip(["base_commit_sha", "start_commit_sha", "head_commit_sha"])
+                    .all(|(a, b)| p[*a] == v[b])
+            });
+            let file = g.diffs.get(&mr).and_then(|files| {
+                files
+                    .iter()
+                    .find(|f| f["new_path"] == p["new_path"] && f["old_path"] == p["old_path"])
+                    .cloned()
+            });
+            let line_ok = file.is_some_and(|f| {
+                let lines = diff_lines(f["diff"].as_str().unwrap_or(""));
+                p["new_line"]
+                    .as_u64()
+                    .and_then(|n| lines.get(&n))
+                    .is_some_and(|old| *old == p["old_line"].as_u64())
+            });
+            if p["position_type"] != "text" || !shas_ok || !line_ok {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": BAD_POSITION}),
+                );
+            }
+            g.next_id += 1;
+            let note = g.next_id;
+            let d = Discussion {
+                id: format!("{:040x}", note),
+                notes: vec![(
+                    note,
+                    body["body"].as_str().unwrap_or("").to_owned(),
+                    g.token_user,
+                )],
+                resolved: false,
+                position: p.clone(),
+            };
+            let out = d.json();
+            g.discussions.entry(mr).or_default().push(d);
+            json_response(StatusCode::CREATED, out)
+        }
+        ("PUT", "discussions", [id]) => {
+            let Some(resolved) = query_param(query, "resolved") else {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": "resolved is missing"}),
+                );
+            };
+            match g
+                .discussions
+                .get_mut(&mr)
+                .and_then(|v| v.iter_mut().find(|d| d.id == *id))
+            {
+                Some(d) => {
+                    d.resolved = resolved == "true";
+                    json_response(StatusCode::OK, d.json())
+                }
+                None => not_found(),
+            }
+        }
+        ("POST", "discussions", [id, "notes"]) => {
+            g.next_id += 1;
+            let note = g.next_id;
+            let author = g.token_user;
+            let text = body["body"].as_str().unwrap_or("").to_owned();
+            match g
+                .discussions
+                .get_mut(&mr)
+                .and_then(|v| v.iter_mut().find(|d| d.id == *id))
+            {
+                Some(d) => {
+                    d.notes.push((note, text.clone(), author));
+                    json_response(
+                        StatusCode::CREATED,
+                        serde_json::json!({"id": note, "body": text,
+                            "author": {"id": author}, "type": "DiffNote"}),
+                    )
+                }
+                None => not_found(),
             }
         }
         _ => not_found(),
