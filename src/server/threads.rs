@@ -301,10 +301,19 @@ pub fn thread_body(d: &Diagnostic, fingerprint: &str, blob: &str) -> String {
         }
     }
     if let Some(doc) = crate::rules::doc(d.rule) {
+        // The documentation's `## ` headings would be the largest text of a review comment.
+        let doc: Vec<String> = doc
+            .trim()
+            .lines()
+            .map(|l| match l.strip_prefix("## ") {
+                Some(h) => format!("**{h}**"),
+                None => l.to_owned(),
+            })
+            .collect();
         out.push_str(&format!(
             "\n<details><summary>About <code>{}</code></summary>\n\n{}\n\n</details>\n",
             d.rule,
-            doc.trim()
+            doc.join("\n")
         ));
     }
     out
@@ -571,6 +580,69 @@ mod tests {
             !existing("d1", &back_then_person, 99)
                 .unwrap()
                 .resolved_as_fixed
+        );
+    }
+
+    #[test]
+    fn a_thread_body_links_related_places_at_the_head_commit() {
+        use crate::diagnostic::Related;
+        use crate::yaml::{Pos, Span};
+        let at = |line| Span {
+            start: Pos {
+                index: 0,
+                line,
+                col: 4,
+            },
+            end: Pos {
+                index: 3,
+                line,
+                col: 7,
+            },
+        };
+        let d = Diagnostic {
+            rule: "dr-project-not-permitted",
+            severity: Severity::Error,
+            path: "runtimes/dr dev.yaml".into(),
+            span: at(19),
+            pointer: "/spec/projectsRef/0".into(),
+            message: "project `web-portal` is not permitted".into(),
+            help: Some("add a CodeRepoBinding".into()),
+            resource: None,
+            related: vec![
+                Related {
+                    path: "runtimes/dr dev.yaml".into(),
+                    span: at(13),
+                    message: "the manifest code repo".into(),
+                    base: false,
+                },
+                Related {
+                    path: "envs/old.yaml".into(),
+                    span: at(4),
+                    message: "was here".into(),
+                    base: true,
+                },
+            ],
+            new: Some(true),
+            fingerprint: "f00d".into(),
+        };
+        let body = thread_body(&d, "f00d", "http://gl/g/p/-/blob/abc");
+        assert!(
+            body.starts_with("<!-- nautes-lint: fingerprint=f00d -->\n"),
+            "{body}"
+        );
+        assert!(body.contains("**help:** add a CodeRepoBinding"), "{body}");
+        assert!(
+            body.contains("- [`runtimes/dr dev.yaml:13`](http://gl/g/p/-/blob/abc/runtimes/dr%20dev.yaml#L13): the manifest code repo"),
+            "{body}"
+        );
+        assert!(
+            body.contains("- `envs/old.yaml:4` (in the target branch): was here"),
+            "{body}"
+        );
+        assert!(body.contains("<details><summary>About <code>dr-project-not-permitted</code>"));
+        assert!(
+            body.contains("**What it does**") && !body.contains("## "),
+            "{body}"
         );
     }
 
