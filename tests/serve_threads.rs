@@ -266,12 +266,7 @@ async fn a_restart_with_a_deleted_database_opens_no_duplicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_new_findings_open_twenty_threads_and_the_note_counts_the_rest() {
     let target = fixed();
-    let head = fixed();
-    let runtime = read(head.path(), RUNTIME).replace("env-dev", "env-dve");
-    for i in 0..50 {
-        let text = runtime.replace("dr-dev", &format!("dr-n{i:02}"));
-        std::fs::write(head.path().join(format!("runtimes/dr-n{i:02}.yaml")), text).unwrap();
-    }
+    let head = many_broken_runtimes(50);
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
     let dir = tempfile::tempdir().unwrap();
@@ -441,4 +436,65 @@ async fn failing_thread_calls_leave_the_status_to_the_check() {
             .contains("cannot update the merge request's review threads")
     );
     wait_state(&dir.path().join("q.db"), 0, "done").await;
+}
+
+/// A tree whose merge request adds `n` runtimes, each naming an environment that does not
+/// exist.
+fn many_broken_runtimes(n: usize) -> tempfile::TempDir {
+    let head = fixed();
+    let runtime = read(head.path(), RUNTIME).replace("env-dev", "env-dve");
+    for i in 0..n {
+        let text = runtime.replace("dr-dev", &format!("dr-n{i:02}"));
+        std::fs::write(head.path().join(format!("runtimes/dr-n{i:02}.yaml")), text).unwrap();
+    }
+    head
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_settings_set_the_mode_and_the_cap() {
+    let target = fixed();
+    let head = many_broken_runtimes(8);
+    let gl = gitlab_with_target(target.path()).await;
+    push_version(&gl, target.path(), head.path(), H1);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // `off` from the environment: the merge request's diff is not even read.
+        let svc = Service::start_env(
+            &gl.url,
+            &dir.path().join("off.db"),
+            &[],
+            &[("NAUTES_LINT_MR_THREADS", "off")],
+        )
+        .await;
+        assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
+        gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
+            .await;
+        let mr_calls: Vec<_> = gl
+            .calls()
+            .into_iter()
+            .filter(|c| {
+                ["/versions", "/diffs", "/discussions"]
+                    .iter()
+                    .any(|e| c.path.ends_with(e))
+            })
+            .collect();
+        assert!(mr_calls.is_empty(), "{mr_calls:?}");
+        assert!(!note(&gl).contains("Review threads"), "{}", note(&gl));
+    }
+    // `--mr-threads-max 3`: three threads, the others counted.
+    let svc = Service::start(
+        &gl.url,
+        &dir.path().join("max.db"),
+        &["--mr-threads-max", "3"],
+    )
+    .await;
+    assert_eq!(post_mr(&svc, "reopen", H1, None).await.0, 202);
+    gl.wait_for("the result", WAIT, |c| finals(c, H1) == 2)
+        .await;
+    assert_eq!(gl.discussions(PROJECT, IID).len(), 3);
+    assert!(
+        note(&gl).contains("at most 3 threads are opened per push"),
+        "{}",
+        note(&gl)
+    );
 }
