@@ -15,7 +15,7 @@ pub struct Config {
     /// Resolved against the directory holding the config file.
     pub clusters: Option<PathBuf>,
     pub strict: Option<bool>,
-    pub rules: HashMap<String, Level>,
+    pub rules: HashMap<&'static crate::rules::RuleMeta, Level>,
     pub ignore: Vec<String>,
 }
 
@@ -199,12 +199,12 @@ impl Config {
                         ));
                     };
                     for r in rules {
-                        if crate::rules::find(&r.key).is_none() {
+                        let Some(rule) = crate::rules::find(&r.key) else {
                             let hint = crate::suggest::did_you_mean(&r.key, crate::rules::ids())
                                 .map(|h| format!(" ({h})"))
                                 .unwrap_or_default();
                             return Err(err(r.key_span, format!("unknown rule `{}`{hint}", r.key)));
-                        }
+                        };
                         let level = r.value.as_str().and_then(parse_level).ok_or_else(|| {
                             err(
                                 r.value.span,
@@ -214,7 +214,7 @@ impl Config {
                                 ),
                             )
                         })?;
-                        cfg.rules.insert(r.key.clone(), level);
+                        cfg.rules.insert(rule, level);
                     }
                 }
                 "ignore" => {
@@ -266,7 +266,8 @@ mod tests {
         assert_eq!(c.nautes_version, Some((0, 4, 2)));
         assert_eq!(c.clusters, Some(PathBuf::from("/repo/../clusters")));
         assert_eq!(c.strict, Some(true));
-        assert_eq!(c.rules.get("folder-count"), Some(&Level::Off));
+        let folder_count = crate::rules::find("folder-count").unwrap();
+        assert_eq!(c.rules.get(folder_count), Some(&Level::Off));
         assert_eq!(c.ignore, vec!["runtimes/old-*.yaml"]);
     }
 

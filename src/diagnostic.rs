@@ -1,5 +1,6 @@
 //! The diagnostic model every output format renders.
 
+use crate::rules::RuleMeta;
 use crate::yaml::Span;
 use serde::Serialize;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub struct Related {
 /// What a rule reports; the engine turns it into a [`Diagnostic`].
 #[derive(Debug, Clone)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: &'static RuleMeta,
     /// Index of the file in the checked tree.
     pub file: u32,
     pub span: Span,
@@ -48,7 +49,7 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(
-        rule: &'static str,
+        rule: &'static RuleMeta,
         file: u32,
         span: Span,
         pointer: impl Into<String>,
@@ -69,7 +70,7 @@ impl Finding {
 
     /// A finding on a node of `r`.
     pub fn at(
-        rule: &'static str,
+        rule: &'static RuleMeta,
         r: &crate::model::Resource,
         at: &crate::model::SpStr,
         message: String,
@@ -127,7 +128,7 @@ pub struct ResourceRef {
 
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
-    pub rule: &'static str,
+    pub rule: &'static RuleMeta,
     pub severity: Severity,
     pub path: Arc<str>,
     pub span: Span,

@@ -34,7 +34,7 @@ pub struct Edit {
     pub range: Range<usize>,
     pub replacement: String,
     /// The rule whose finding this edit fixes.
-    pub rule: &'static str,
+    pub rule: &'static crate::rules::RuleMeta,
 }
 
 /// One file's fixes: its tree entry, old and new content, and the rules fixed.
@@ -51,7 +51,7 @@ pub struct FileFix {
 /// nothing (or that cannot be read as text any more) are left out.
 pub fn plan(tree: &dyn Tree, report: &Report) -> Vec<FileFix> {
     let mut by_path: BTreeMap<&Arc<str>, Vec<&Diagnostic>> = BTreeMap::new();
-    for d in report.diagnostics.iter().filter(|d| fixable(d.rule)) {
+    for d in report.diagnostics.iter().filter(|d| d.rule.fixable) {
         by_path.entry(&d.path).or_default().push(d);
     }
     let entries = tree.entries();
@@ -75,11 +75,6 @@ pub fn plan(tree: &dyn Tree, report: &Report) -> Vec<FileFix> {
         .collect()
 }
 
-/// Whether `--fix` can repair findings of `rule`.
-pub fn fixable(rule: &str) -> bool {
-    crate::rules::find(rule).is_some_and(|r| r.meta().fixable)
-}
-
 /// The edits that fix the fixable `diags` of one file whose content is `text`. Findings that
 /// cannot be fixed with certainty get no edit. The edits do not overlap and are sorted.
 pub fn edits(path: &Arc<str>, text: &str, diags: &[&Diagnostic]) -> Vec<Edit> {
@@ -95,7 +90,7 @@ pub fn edits(path: &Arc<str>, text: &str, diags: &[&Diagnostic]) -> Vec<Edit> {
         .iter()
         .filter(|d| *d.path == **path)
         .filter_map(|d| {
-            let (range, replacement) = match d.rule {
+            let (range, replacement) = match d.rule.id {
                 "dr-legacy-destination" => legacy_destination(body, root, d)?,
                 "yaml-1.1-ambiguity" => quote_scalar(body, root, d)?,
                 _ => return None,
@@ -290,11 +285,11 @@ mod tests {
         let diags: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| fixable(d.rule))
+            .filter(|d| d.rule.fixable)
             .collect();
         let fixed = apply(text, &edits(&path, text, &diags));
         let after = check(&fixed);
-        let rules = after.diagnostics.iter().map(|d| d.rule).collect();
+        let rules = after.diagnostics.iter().map(|d| d.rule.id).collect();
         (fixed, rules)
     }
 
@@ -372,7 +367,7 @@ mod tests {
         let diags: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| fixable(d.rule))
+            .filter(|d| d.rule.fixable)
             .collect();
         assert_eq!(diags.len(), 1, "{:?}", report.diagnostics);
         let path: Arc<str> = Arc::from("envs/env-dev.yaml");
@@ -391,7 +386,7 @@ mod tests {
         let diags: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| fixable(d.rule))
+            .filter(|d| d.rule.fixable)
             .collect();
         assert!(!diags.is_empty());
         let changed = text.replace("spec:\n", "# a new line\nspec:\n");

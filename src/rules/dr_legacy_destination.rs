@@ -53,7 +53,7 @@ impl Rule for Check {
             }
             let Some(env) = &d.environment else { continue };
             let mut f = Finding::at(
-                META.id,
+                &META,
                 r,
                 env,
                 format!("`destination: {}` is the pre-v0.3.6 string form", env.value),

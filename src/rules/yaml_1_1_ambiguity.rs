@@ -103,7 +103,7 @@ fn finding(
     reading: &str,
 ) -> Finding {
     let mut f = Finding::new(
-        META.id,
+        &META,
         ctx.file,
         span,
         pointer,
