@@ -30,6 +30,15 @@ pub struct Related {
     pub base: bool,
 }
 
+/// A safe fix a rule attached to its finding: replace `range` (bytes of the checked text, without
+/// its byte-order mark) with `replacement`. Computed from the YAML node while the rule had it, so
+/// it is only good for the very text that was checked (`fix::edits` makes sure of that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub range: std::ops::Range<usize>,
+    pub replacement: String,
+}
+
 /// What a rule reports; the engine turns it into a [`Diagnostic`].
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -45,6 +54,8 @@ pub struct Finding {
     pub related: Vec<Related>,
     /// Overrides the rule's default severity (unknown fields are warnings unless `--strict`).
     pub severity: Option<Severity>,
+    /// What `--fix` does about it (only rules whose `meta!` says `fixable` attach one).
+    pub fix: Option<Fix>,
 }
 
 impl Finding {
@@ -65,6 +76,7 @@ impl Finding {
             resource: None,
             related: Vec::new(),
             severity: None,
+            fix: None,
         }
     }
 
@@ -80,6 +92,11 @@ impl Finding {
 
     pub fn resource(mut self, r: &crate::model::Resource) -> Finding {
         self.resource = Some((r.kind, r.name.value.clone()));
+        self
+    }
+
+    pub fn fix(mut self, fix: Option<Fix>) -> Finding {
+        self.fix = fix;
         self
     }
 
@@ -140,6 +157,7 @@ pub struct Diagnostic {
     /// Set only when a base revision was compared.
     pub new: Option<bool>,
     pub fingerprint: String,
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {

@@ -557,6 +557,7 @@ fn check_read(
         resource: resource.as_ref(),
         schema_errors: &schema_errors,
         strict: settings.strict,
+        nautes_version: settings.nautes_version,
     };
     for rule in rules::REGISTRY {
         rule.check_file(&ctx, &mut out);
@@ -654,6 +655,7 @@ fn finalize(
                 related: f.related,
                 new: None,
                 fingerprint,
+                fix: f.fix,
             })
         })
         .collect();

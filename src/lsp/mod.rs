@@ -878,8 +878,8 @@ impl<'c> Server<'c> {
                 changes: Some(HashMap::from([(uri.clone(), edits)])),
                 ..Default::default()
             };
-            if d.rule.fixable {
-                let edits: Vec<lsp::TextEdit> = crate::fix::edits(&d.path, &text, &[d])
+            if d.fix.is_some() {
+                let edits: Vec<lsp::TextEdit> = crate::fix::edits(&report, &d.path, &text, &[d])
                     .into_iter()
                     .map(|e| lsp::TextEdit {
                         range: lsp::Range::new(

@@ -173,6 +173,7 @@ mod tests {
             related: Vec::new(),
             new: None,
             fingerprint: format!("{rule}{line}"),
+            fix: None,
         }
     }
 

@@ -98,6 +98,7 @@ mod tests {
             related: Vec::new(),
             new: None,
             fingerprint: fingerprint.into(),
+            fix: None,
         }
     }
 

@@ -172,6 +172,7 @@ pub struct FileCtx<'a> {
     pub resource: Option<&'a Resource>,
     pub schema_errors: &'a [crate::schema::SchemaError],
     pub strict: bool,
+    pub nautes_version: Option<(u32, u32, u32)>,
 }
 
 /// The whole tree, after every file was parsed.
