@@ -39,6 +39,17 @@ macro_rules! catalogue {
 
         /// Every rule, in catalogue order.
         pub static REGISTRY: &[&dyn Rule] = &[$(&$rule::Check),*];
+
+        /// One test per rule: its fixture, in-process.
+        #[cfg(test)]
+        mod fixtures {
+            $(
+                #[test]
+                fn $rule() {
+                    super::fixture_tests::check(&super::$rule::META);
+                }
+            )*
+        }
     };
 }
 
@@ -87,6 +98,9 @@ catalogue! {
 }
 
 pub mod permission;
+
+#[cfg(test)]
+mod fixture_tests;
 
 /// What a rule needs beyond the tree itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
