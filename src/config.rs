@@ -20,28 +20,14 @@ pub struct Config {
 }
 
 /// A configuration error, with the place it was found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", .path.display())]
 pub struct ConfigError {
     pub path: PathBuf,
     pub line: u32,
     pub column: u32,
     pub message: String,
 }
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// What a caller sets over a configuration file: the command line's flags. The service sets
 /// nothing (a repository's own file is all it has).
