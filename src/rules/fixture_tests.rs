@@ -1,6 +1,6 @@
 //! Each rule's fixture (`fixtures/invalid/<id>/`) checked in-process: loaded into a `MemoryTree`,
 //! validated, and rendered as `nautes-lint check` prints it, against the snapshot the command
-//! line's test reviews (`tests/snapshots/fixtures__<id>.snap`). [`catalogue!`](super::catalogue)
+//! line's test reviews (`tests/snapshots/fixtures__<id>.snap`). `catalogue!`
 //! makes one `#[test]` per rule, named after its module, so a failure names its rule.
 
 use super::RuleMeta;

@@ -1,10 +1,10 @@
 //! The rule catalogue. One file per rule; its module doc comment is what `explain` prints (the
-//! build script collects them). Adding a rule: a file here, a line in the [`catalogue!`] list, a
+//! build script collects them). Adding a rule: a file here, a line in the `catalogue!` list, a
 //! fixture in `fixtures/invalid/<id>/` (ARCHITECTURE.md, "Adding a rule").
 //!
 //! A rule's identity is its `&'static RuleMeta`: findings, diagnostics, levels and suppressions
 //! carry it, not a string. Only a rule module can make a `RuleMeta` (its `_sealed` field is private
-//! to this module and its children), and a rule module exists only through the [`catalogue!`]
+//! to this module and its children), and a rule module exists only through the `catalogue!`
 //! list, which also builds [`REGISTRY`]: a finding of a rule the engine does not know cannot be
 //! written.
 
