@@ -85,7 +85,7 @@ pub fn markdown() -> String {
     }
     for r in REGISTRY {
         let m = r.meta();
-        let doc = crate::rules::doc(m.id).unwrap_or_default();
+        let doc = m.doc();
         let _ = write!(
             out,
             "\n## {}\n\nDefault severity: {}{}{}.\n\n{}\n",
