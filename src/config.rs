@@ -15,7 +15,7 @@ pub struct Config {
     /// Resolved against the directory holding the config file.
     pub clusters: Option<PathBuf>,
     pub strict: Option<bool>,
-    pub rules: HashMap<String, Level>,
+    pub rules: HashMap<&'static crate::rules::RuleMeta, Level>,
     pub ignore: Vec<String>,
     /// `mrThreads`: which new findings of a merge request the webhook service opens review
     /// threads for (the service's `--mr-threads` when unset).
@@ -63,28 +63,14 @@ impl ThreadMode {
 }
 
 /// A configuration error, with the place it was found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", .path.display())]
 pub struct ConfigError {
     pub path: PathBuf,
     pub line: u32,
     pub column: u32,
     pub message: String,
 }
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// What a caller sets over a configuration file: the command line's flags. The service sets
 /// nothing (a repository's own file is all it has).
@@ -243,12 +229,12 @@ impl Config {
                         ));
                     };
                     for r in rules {
-                        if crate::rules::find(&r.key).is_none() {
+                        let Some(rule) = crate::rules::find(&r.key) else {
                             let hint = crate::suggest::did_you_mean(&r.key, crate::rules::ids())
                                 .map(|h| format!(" ({h})"))
                                 .unwrap_or_default();
                             return Err(err(r.key_span, format!("unknown rule `{}`{hint}", r.key)));
-                        }
+                        };
                         let level = r.value.as_str().and_then(parse_level).ok_or_else(|| {
                             err(
                                 r.value.span,
@@ -258,7 +244,7 @@ impl Config {
                                 ),
                             )
                         })?;
-                        cfg.rules.insert(r.key.clone(), level);
+                        cfg.rules.insert(rule, level);
                     }
                 }
                 "ignore" => {
@@ -322,7 +308,8 @@ mod tests {
         assert_eq!(c.nautes_version, Some((0, 4, 2)));
         assert_eq!(c.clusters, Some(PathBuf::from("/repo/../clusters")));
         assert_eq!(c.strict, Some(true));
-        assert_eq!(c.rules.get("folder-count"), Some(&Level::Off));
+        let folder_count = crate::rules::find("folder-count").unwrap();
+        assert_eq!(c.rules.get(folder_count), Some(&Level::Off));
         assert_eq!(c.ignore, vec!["runtimes/old-*.yaml"]);
         assert_eq!(c.mr_threads, None);
     }
