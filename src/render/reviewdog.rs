@@ -54,9 +54,9 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     o.insert("source".into(), json!({"name": "nautes-lint"}));
     o.insert("code".into(), json!({"value": d.rule}));
     if let Some(text) = text
-        && crate::fix::fixable(d.rule)
+        && d.fix.is_some()
     {
-        let suggestions: Vec<Value> = crate::fix::edits(&d.path, text, &[d])
+        let suggestions: Vec<Value> = crate::fix::edits(report, &d.path, text, &[d])
             .iter()
             .map(|e| {
                 json!({

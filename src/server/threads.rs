@@ -300,7 +300,8 @@ pub fn thread_body(d: &Diagnostic, fingerprint: &str, blob: &str) -> String {
             }
         }
     }
-    if let Some(doc) = crate::rules::doc(d.rule) {
+    let doc = d.rule.doc();
+    if !doc.is_empty() {
         // The documentation's `## ` headings would be the largest text of a review comment.
         let doc: Vec<String> = doc
             .trim()
@@ -600,7 +601,8 @@ mod tests {
             },
         };
         let d = Diagnostic {
-            rule: "dr-project-not-permitted",
+            rule: crate::rules::find("dr-project-not-permitted").expect("a rule id"),
+            fix: None,
             severity: Severity::Error,
             path: "runtimes/dr dev.yaml".into(),
             span: at(19),
