@@ -57,6 +57,32 @@ pub struct ServeConfig {
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
     pub yaml: YamlLimits,
+    /// The sweep that finds commits whose delivery was missed.
+    pub catch_up: CatchUp,
+}
+
+/// The catch-up sweep: at start-up and then every `interval`, the open merge requests and the
+/// default-branch heads of the served projects are listed, and every head commit without a
+/// `nautes-lint` status is queued (see [`super::reconcile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUp {
+    /// None: no sweep at all (`--reconcile-interval 0`).
+    pub interval: Option<Duration>,
+    /// Projects always swept, by id or full path (`group/sub/project`), besides those in the
+    /// queue's history.
+    pub projects: Vec<String>,
+    /// Groups whose projects (subgroups included, archived ones not) are swept.
+    pub groups: Vec<String>,
+}
+
+impl Default for CatchUp {
+    fn default() -> Self {
+        CatchUp {
+            interval: Some(Duration::from_secs(600)),
+            projects: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
 }
 
 /// Bounds on the YAML held in memory while jobs run: the resource files of a job's head and

@@ -49,6 +49,9 @@ impl StatusState {
 /// The commit status name the service posts under.
 pub const STATUS_NAME: &str = "nautes-lint";
 
+/// Items per page of a listing: GitLab's maximum.
+const PER_PAGE: usize = 100;
+
 #[derive(Debug, Deserialize)]
 pub struct Note {
     pub id: i64,
@@ -296,7 +299,7 @@ impl GitLab {
     }
 
     /// One page (1-based, 100 notes) of an MR's notes, oldest first, and whether another page
-    /// follows (GitLab's `X-Next-Page`; without that header, a full page means "maybe").
+    /// follows.
     pub async fn notes_page(
         &self,
         project: i64,
@@ -304,11 +307,23 @@ impl GitLab {
         page: u32,
         event: Option<&str>,
     ) -> Result<(Vec<Note>, bool), CallError> {
-        const PER_PAGE: usize = 100;
-        let path = format!(
-            "/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at&per_page={PER_PAGE}&page={page}"
-        );
-        self.call("notes", || async {
+        let path =
+            format!("/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at");
+        self.list_page("notes", &path, page, event).await
+    }
+
+    /// One page (1-based, [`PER_PAGE`] items) of a listing at `path` (which has a query
+    /// string), and whether another page follows (GitLab's `X-Next-Page`; without that header,
+    /// a full page means "maybe").
+    pub async fn list_page<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        page: u32,
+        event: Option<&str>,
+    ) -> Result<(Vec<T>, bool), CallError> {
+        let path = format!("{path}&per_page={PER_PAGE}&page={page}");
+        self.call(endpoint, || async {
             let resp = self
                 .request(reqwest::Method::GET, &path, event)
                 .send()
@@ -319,13 +334,13 @@ impl GitLab {
                         .headers()
                         .get("x-next-page")
                         .map(|v| !v.as_bytes().trim_ascii().is_empty());
-                    match r.json::<Vec<Note>>().await {
+                    match r.json::<Vec<T>>().await {
                         Ok(v) => {
                             let more = next.unwrap_or(v.len() >= PER_PAGE);
                             Attempt::Done((v, more))
                         }
                         // A proxy's error page or a cut-off answer: worth another read.
-                        Err(e) => Attempt::Again(None, format!("unexpected notes list: {e}")),
+                        Err(e) => Attempt::Again(None, format!("unexpected {endpoint} list: {e}")),
                     }
                 }
                 Err(a) => a.map_never(),
@@ -465,7 +480,7 @@ impl GitLab {
     }
 
     /// A GET whose answer is one JSON object.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -564,7 +579,7 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// Percent-encodes a path or query value (branch names hold `/`).
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -98,6 +98,32 @@ pub enum Base {
 }
 
 impl NewJob {
+    /// The job a merge request's new head asks for, from a delivery or the catch-up sweep alike:
+    /// the source branch's commit, compared with the target branch, the note on the merge
+    /// request in its target project.
+    pub fn merge_request(
+        source_project: i64,
+        sha: String,
+        source_branch: String,
+        target_project: i64,
+        target_branch: String,
+        iid: i64,
+    ) -> NewJob {
+        NewJob {
+            kind: JobKind::MergeRequest,
+            project_id: source_project,
+            sha,
+            ref_name: source_branch,
+            base: Some(Base::Rev {
+                project: target_project,
+                rev: target_branch,
+            }),
+            merge_request: Some((target_project, iid)),
+            event_uuid: None,
+            idempotency_key: None,
+        }
+    }
+
     /// Jobs with the same key replace each other while still queued.
     fn supersede_key(&self) -> String {
         match self.merge_request {
@@ -701,6 +727,22 @@ impl Queue {
                  AND updated_at < ?1",
                 params![now_ms() - age.as_millis() as i64],
             )
+        })
+        .await
+    }
+
+    /// The projects the service has served: where pushes were checked and where merge
+    /// requests live (their target project), as far back as finished jobs are kept. The
+    /// catch-up sweep looks there for commits whose delivery was missed.
+    pub async fn projects(&self) -> Result<Vec<i64>, QueueError> {
+        self.call(|c| {
+            c.prepare(
+                "SELECT project_id FROM jobs WHERE kind='push'
+                 UNION SELECT mr_project_id FROM jobs WHERE mr_project_id IS NOT NULL
+                 ORDER BY 1",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
         })
         .await
     }
