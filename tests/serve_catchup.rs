@@ -162,7 +162,9 @@ async fn commits_missed_while_stopped_get_their_status_and_note_at_the_next_star
 }
 
 /// A head that already has a `nautes-lint` status (in any state) is not queued again; a status
-/// of another name does not count. The project is named by its path with `--project`.
+/// of another name does not count. The project is named by its path with `--project`. A merge
+/// request whose commit GitLab refuses to show (a fork the token cannot read) is skipped, not
+/// the merge requests after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_that_has_a_nautes_lint_status_is_not_queued_again() {
     let gl = gitlab().await;
@@ -171,6 +173,12 @@ async fn a_commit_that_has_a_nautes_lint_status_is_not_queued_again() {
     gl.set_project_path("product-7/default.project", 15);
     gl.set_branch(15, "main", CLEAN);
     gl.add_status(15, CLEAN, "nautes-lint", "failed");
+    gl.open_merge_request(15, 2, "from-a-fork", "main", BROKEN2);
+    gl.fail_next(
+        &format!("GET /api/v4/projects/15/repository/commits/{BROKEN2}/statuses"),
+        403,
+        None,
+    );
     gl.open_merge_request(15, 3, "add-billing-runtime", "main", BROKEN);
     gl.add_status(15, BROKEN, "build", "success");
 
@@ -178,7 +186,7 @@ async fn a_commit_that_has_a_nautes_lint_status_is_not_queued_again() {
     let sweep = wait_sweeps(&svc, 1).await;
     assert_eq!(
         (&sweep["heads"], &sweep["queued"]),
-        (&2.into(), &1.into()),
+        (&3.into(), &1.into()),
         "{sweep}"
     );
     gl.wait_for("the merge request's status", WAIT, |c| {
@@ -262,4 +270,43 @@ async fn the_catch_up_can_be_turned_off_and_a_bad_interval_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--project"), "{err}");
+}
+
+/// A delivery and the sweeps finding the same commit make one job. The job waits unrun
+/// (`--workers 0`), so the commit still has no status when the delivery comes after the first
+/// sweep and when the second sweep looks at it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_commit_still_waiting_in_the_queue_is_not_queued_twice() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.open_merge_request(15, 3, "add-billing-runtime", "main", BROKEN);
+    let svc = Service::start(
+        &gl.url,
+        &db,
+        &[
+            "--workers",
+            "0",
+            "--project",
+            "15",
+            "--reconcile-interval",
+            "1",
+        ],
+    )
+    .await;
+    let first = wait_sweeps(&svc, 1).await;
+    assert_eq!(first["queued"], 1, "{first}");
+    let (code, body) = post_mr(&svc, "open", BROKEN, None).await;
+    assert_eq!(
+        (code, &body["status"]),
+        (200, &"duplicate".into()),
+        "{body}"
+    );
+    let second = wait_sweeps(&svc, 2).await;
+    assert_eq!(
+        (&second["heads"], &second["queued"]),
+        (&1.into(), &0.into())
+    );
+    assert_eq!(shas_of_jobs(&db), [BROKEN]);
+    assert!(gl.statuses(BROKEN).is_empty());
 }

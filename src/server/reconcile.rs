@@ -290,8 +290,15 @@ impl Sweeper {
             };
             tally.heads += 1;
             // The status lives on the source project's commit (a fork's, for a fork's request).
-            if self.has_status(mr.source_project_id, &sha).await? {
-                continue;
+            match self.has_status(mr.source_project_id, &sha).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                // A fork the token cannot read: this merge request only.
+                Err(CallError::Permanent(e)) => {
+                    tracing::warn!(project = id, merge_request = mr.iid, error = %e, "catch-up cannot read a merge request's commit statuses");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
             }
             let job = NewJob::merge_request(
                 mr.source_project_id,
