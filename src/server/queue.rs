@@ -731,14 +731,30 @@ impl Queue {
         .await
     }
 
-    /// The projects the service has served: where pushes were checked and where merge
-    /// requests live (their target project), as far back as finished jobs are kept. The
-    /// catch-up sweep looks there for commits whose delivery was missed.
+    /// The projects the service has served, for the catch-up sweep: those where a push (or a
+    /// merge request within the project) was checked, and the target projects of the merge
+    /// requests it wrote a note on, as far back as finished jobs are kept. Not a fork that only
+    /// sent merge requests: nothing of the fork's own is served. Runs on the writer thread, so
+    /// it walks the indexes one project at a time (a few lookups per project): a scan of every
+    /// job kept would hold every delivery's answer while it runs.
     pub async fn projects(&self) -> Result<Vec<i64>, QueueError> {
         self.call(|c| {
             c.prepare(
-                "SELECT project_id FROM jobs WHERE kind='push'
-                 UNION SELECT mr_project_id FROM jobs WHERE mr_project_id IS NOT NULL
+                "WITH RECURSIVE
+                 seen(id) AS (
+                    SELECT MIN(project_id) FROM jobs
+                    UNION ALL
+                    SELECT (SELECT MIN(project_id) FROM jobs WHERE project_id > seen.id)
+                    FROM seen WHERE seen.id IS NOT NULL),
+                 noted(id) AS (
+                    SELECT MIN(project_id) FROM mr_notes
+                    UNION ALL
+                    SELECT (SELECT MIN(project_id) FROM mr_notes WHERE project_id > noted.id)
+                    FROM noted WHERE noted.id IS NOT NULL)
+                 SELECT id FROM seen WHERE id IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM jobs
+                    WHERE project_id=seen.id AND (kind='push' OR mr_project_id=seen.id))
+                 UNION SELECT id FROM noted WHERE id IS NOT NULL
                  ORDER BY 1",
             )?
             .query_map([], |r| r.get(0))?
@@ -1071,5 +1087,21 @@ mod tests {
             assert!(matches!(h.await.unwrap(), Ok(Enqueued::Accepted { .. })));
         }
         assert_eq!(q.depth().await.unwrap().queued, 200);
+    }
+
+    #[tokio::test]
+    async fn projects_are_those_served_not_the_forks_that_only_sent_merge_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
+        assert_eq!(q.projects().await.unwrap(), Vec::<i64>::new());
+        q.enqueue(push("a1", "main", None)).await.unwrap();
+        // A merge request within project 4, and one from fork 9 into project 5 (noted).
+        let within = NewJob::merge_request(4, "b1".into(), "f".into(), 4, "main".into(), 1);
+        q.enqueue(within).await.unwrap();
+        let fork = NewJob::merge_request(9, "c1".into(), "f".into(), 5, "main".into(), 2);
+        q.enqueue(fork).await.unwrap();
+        assert_eq!(q.projects().await.unwrap(), [4, 7]);
+        q.set_note_id(5, 2, 100).await.unwrap();
+        assert_eq!(q.projects().await.unwrap(), [4, 5, 7]);
     }
 }

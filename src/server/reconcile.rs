@@ -6,9 +6,8 @@
 //! lists the open merge requests and the default-branch head of every served project and
 //! queues each head commit that has no `nautes-lint` status yet, as the delivery would have.
 //!
-//! The served projects: those in the queue's history (every project a push was checked in, every
-//! merge request's target project, for as long as finished jobs are kept), plus `--project` and
-//! the projects of `--group`. A project the service never heard of and that no flag names is
+//! The served projects: those in the queue's history ([`Queue::projects`]), plus `--project`
+//! and the projects of `--group`. A project the service never heard of and that no flag names is
 //! not swept: the service does not guess which repositories are `default.project` ones.
 //!
 //! A queued job is the same row a delivery makes (the queue's unique key on project, sha and
