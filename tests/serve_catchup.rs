@@ -310,3 +310,25 @@ async fn a_delivered_commit_still_waiting_in_the_queue_is_not_queued_twice() {
     assert_eq!(shas_of_jobs(&db), [BROKEN]);
     assert!(gl.statuses(BROKEN).is_empty());
 }
+
+/// GitLab unavailable during the start-up sweep (503 on every try of a call) stops that sweep;
+/// the next one comes after the backoff, not after the ten-minute interval, and queues the
+/// missed commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_cut_short_by_gitlab_is_tried_again_soon() {
+    let gl = gitlab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    gl.set_branch(15, "main", CLEAN);
+    // Every in-place try of the first project lookup.
+    for _ in 0..4 {
+        gl.fail_next("GET /api/v4/projects/15", 503, None);
+    }
+    let svc = Service::start(&gl.url, &db, &["--project", "15"]).await;
+    svc.wait_log("catch-up sweep stopped").await;
+    let sweep = wait_sweeps(&svc, 1).await;
+    assert_eq!(sweep["queued"], 1, "{sweep}");
+    gl.wait_for("the missed push's status", WAIT, |c| finals(c, CLEAN) == 1)
+        .await;
+    assert_eq!(gl.states(CLEAN), ["pending", "success"]);
+}

@@ -126,6 +126,7 @@ pub async fn run_on(
         queue.clone(),
         notify.clone(),
         config.catch_up.clone(),
+        config.retry,
         stop_rx.clone(),
     ));
     let mut workers = tokio::task::JoinSet::new();

@@ -16,7 +16,7 @@
 //! head is checked with no base, so every finding counts as new (what cannot be compared is
 //! not passed).
 
-use super::config::CatchUp;
+use super::config::{CatchUp, RetryPolicy};
 use super::event::full_sha;
 use super::gitlab::{CallError, GitLab, STATUS_NAME, enc};
 use super::queue::{Enqueued, JobKind, NewJob, Queue};
@@ -79,12 +79,15 @@ struct Tally {
 }
 
 /// Runs the sweep at start-up and then every `scope.interval` until `stop` turns true. Nothing
-/// runs when the interval is None (`--reconcile-interval 0`).
+/// runs when the interval is None (`--reconcile-interval 0`). A sweep that GitLab or the queue
+/// cut short is tried again after `retry`'s backoff (growing, never longer than the interval):
+/// GitLab down for a minute at start-up must not leave missed commits waiting ten.
 pub async fn run(
     gitlab: GitLab,
     queue: Queue,
     notify: Arc<Notify>,
     scope: CatchUp,
+    retry: RetryPolicy,
     mut stop: watch::Receiver<bool>,
 ) {
     let Some(interval) = scope.interval else {
@@ -101,28 +104,38 @@ pub async fn run(
     sweeper
         .pace
         .set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = 0;
     loop {
         let done = tokio::select! {
             t = sweeper.sweep() => t,
             _ = stopped(&mut stop) => return,
         };
-        match done {
-            Ok(t) => tracing::info!(
-                projects = t.projects,
-                heads = t.heads,
-                queued = t.queued,
-                skipped_projects = t.skipped,
-                next_in_s = interval.as_secs_f64(),
-                "catch-up sweep done"
-            ),
-            Err(e) => tracing::warn!(
-                error = %e,
-                next_in_s = interval.as_secs_f64(),
-                "catch-up sweep stopped; the next one starts over"
-            ),
-        }
+        let next = match done {
+            Ok(t) => {
+                failures = 0;
+                tracing::info!(
+                    projects = t.projects,
+                    heads = t.heads,
+                    queued = t.queued,
+                    skipped_projects = t.skipped,
+                    next_in_s = interval.as_secs_f64(),
+                    "catch-up sweep done"
+                );
+                interval
+            }
+            Err(e) => {
+                let next = retry.backoff(failures).min(interval);
+                failures += 1;
+                tracing::warn!(
+                    error = %e,
+                    next_in_s = next.as_secs_f64(),
+                    "catch-up sweep stopped; the next one starts over"
+                );
+                next
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(next) => {}
             _ = stopped(&mut stop) => return,
         }
     }
