@@ -136,13 +136,19 @@ async fn commits_missed_while_stopped_get_their_status_and_note_at_the_next_star
             .any(|c| c.path.ends_with("/projects/15/merge_requests") && c.query.contains("page=2")),
         "the second page was not read"
     );
-    // Nothing came through the webhook in this life.
+    // Nothing came through the webhook in this life: the catch-up queued all three.
+    let metrics = svc.metrics().await;
     assert!(
-        !svc.metrics()
-            .await
-            .contains("nautes_lint_webhook_events_total{kind"),
-        "{}",
-        svc.metrics().await
+        !metrics.contains("nautes_lint_webhook_events_total{kind"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nautes_lint_catch_up_queued_total 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nautes_lint_catch_up_sweeps_total{outcome=\"done\"} 1"),
+        "{metrics}"
     );
     // GitLab re-sending the missed deliveries now (by hand, say) makes no second job.
     let (code, body) = post(&svc, "Push Hook", push(CLEAN, BASE), Some(SECRET), &[]).await;

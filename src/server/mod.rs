@@ -121,14 +121,7 @@ pub async fn run_on(
         yaml: archive::YamlBudget::new(config.yaml.total, config.yaml.per_job),
     });
     // The catch-up stops with the workers' intake: it only queues.
-    let catch_up = tokio::spawn(reconcile::run(
-        ctx.gitlab.clone(),
-        queue.clone(),
-        notify.clone(),
-        config.catch_up.clone(),
-        config.retry,
-        stop_rx.clone(),
-    ));
+    let catch_up = tokio::spawn(reconcile::run(ctx.clone(), stop_rx.clone()));
     let mut workers = tokio::task::JoinSet::new();
     for n in 0..config.workers {
         workers.spawn(worker::run(

@@ -6,7 +6,7 @@
 //! lists the open merge requests and the default-branch head of every served project and
 //! queues each head commit that has no `nautes-lint` status yet, as the delivery would have.
 //!
-//! The served projects: those in the queue's history ([`Queue::projects`]), plus `--project`
+//! The served projects: those in the queue's history ([`Queue::projects`](super::queue::Queue::projects)), plus `--project`
 //! and the projects of `--group`. A project the service never heard of and that no flag names is
 //! not swept: the service does not guess which repositories are `default.project` ones.
 //!
@@ -16,15 +16,16 @@
 //! head is checked with no base, so every finding counts as new (what cannot be compared is
 //! not passed).
 
-use super::config::{CatchUp, RetryPolicy};
+use super::config::CatchUp;
 use super::event::full_sha;
-use super::gitlab::{CallError, GitLab, STATUS_NAME, enc};
-use super::queue::{Enqueued, JobKind, NewJob, Queue};
+use super::gitlab::{CallError, STATUS_NAME, enc};
+use super::queue::{Enqueued, JobKind, NewJob};
+use super::worker::Context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 /// The least time between two GitLab calls of a sweep: at most 10 a second, far below
 /// gitlab.com's 2,000 a minute per user, so a sweep over a large group leaves the workers'
@@ -82,23 +83,15 @@ struct Tally {
 /// runs when the interval is None (`--reconcile-interval 0`). A sweep that GitLab or the queue
 /// cut short is tried again after `retry`'s backoff (growing, never longer than the interval):
 /// GitLab down for a minute at start-up must not leave missed commits waiting ten.
-pub async fn run(
-    gitlab: GitLab,
-    queue: Queue,
-    notify: Arc<Notify>,
-    scope: CatchUp,
-    retry: RetryPolicy,
-    mut stop: watch::Receiver<bool>,
-) {
-    let Some(interval) = scope.interval else {
+pub async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let Some(interval) = ctx.config.catch_up.interval else {
         tracing::info!("catch-up off (--reconcile-interval 0)");
         return;
     };
+    let retry = ctx.config.retry;
     let mut sweeper = Sweeper {
-        gitlab,
-        queue,
-        notify,
-        scope,
+        scope: ctx.config.catch_up.clone(),
+        ctx,
         pace: tokio::time::interval(PACE),
     };
     sweeper
@@ -113,6 +106,7 @@ pub async fn run(
         let next = match done {
             Ok(t) => {
                 failures = 0;
+                sweeper.ctx.metrics.sweep("done");
                 tracing::info!(
                     projects = t.projects,
                     heads = t.heads,
@@ -124,6 +118,7 @@ pub async fn run(
                 interval
             }
             Err(e) => {
+                sweeper.ctx.metrics.sweep("stopped");
                 let next = retry.backoff(failures).min(interval);
                 failures += 1;
                 tracing::warn!(
@@ -163,9 +158,7 @@ impl std::fmt::Display for SweepError {
 }
 
 struct Sweeper {
-    gitlab: GitLab,
-    queue: Queue,
-    notify: Arc<Notify>,
+    ctx: Arc<Context>,
     scope: CatchUp,
     pace: tokio::time::Interval,
 }
@@ -197,6 +190,7 @@ impl Sweeper {
     ) -> Result<BTreeMap<i64, Option<String>>, SweepError> {
         let mut out: BTreeMap<i64, Option<String>> = BTreeMap::new();
         for id in self
+            .ctx
             .queue
             .projects()
             .await
@@ -335,6 +329,7 @@ impl Sweeper {
             enc(STATUS_NAME)
         );
         let (list, _) = self
+            .ctx
             .gitlab
             .list_page::<Status>("statuses", &path, 1, None)
             .await?;
@@ -344,10 +339,11 @@ impl Sweeper {
 
     async fn enqueue(&mut self, job: NewJob, tally: &mut Tally) -> Result<(), Skip> {
         let (project, sha, kind) = (job.project_id, job.sha.clone(), job.kind);
-        match self.queue.enqueue(job).await {
+        match self.ctx.queue.enqueue(job).await {
             Ok(Enqueued::Accepted { id, .. }) => {
                 tally.queued += 1;
-                self.notify.notify_one();
+                self.ctx.notify.notify_one();
+                self.ctx.metrics.caught_up();
                 tracing::info!(
                     job = id,
                     project,
@@ -369,7 +365,7 @@ impl Sweeper {
         path: &str,
     ) -> Result<T, CallError> {
         self.pace.tick().await;
-        self.gitlab.get_json(endpoint, path, None).await
+        self.ctx.gitlab.get_json(endpoint, path, None).await
     }
 
     /// Every page of a listing, up to [`MAX_PAGES`].
@@ -381,7 +377,11 @@ impl Sweeper {
         let mut out = Vec::new();
         for page in 1..=MAX_PAGES {
             self.pace.tick().await;
-            let (items, more) = self.gitlab.list_page(endpoint, path, page, None).await?;
+            let (items, more) = self
+                .ctx
+                .gitlab
+                .list_page(endpoint, path, page, None)
+                .await?;
             out.extend(items);
             if !more {
                 return Ok(out);
