@@ -4,8 +4,9 @@
 //! user, answers `/readyz`, validates a push, keeps its SQLite queue on a volume across a
 //! `SIGKILL` and a new container, and stops cleanly on `SIGTERM`.
 //!
-//! Needs root, podman (with runc) and debootstrap. Without podman the test is skipped with a
-//! note, except when `CI` is set (`.ci/run` installs them): then it fails.
+//! Needs root, podman (with runc) and, to make the base image once, debootstrap. Without them
+//! the test is skipped with a note, except when `CI` is set (`.ci/run` installs them): then it
+//! fails.
 
 #[path = "common/fake_gitlab.rs"]
 mod fake_gitlab;
@@ -106,13 +107,23 @@ fn have(tool: &str, version_flag: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Whether the test can run; without podman it is skipped, unless CI promised the tools.
-fn tools_present() -> bool {
-    let missing: Vec<&str> = [("podman", "--version"), ("debootstrap", "--version")]
-        .into_iter()
-        .filter(|(t, f)| !have(t, f))
-        .map(|(t, _)| t)
-        .collect();
+/// Whether the test can run: podman, as root (the test reads the container's process from the
+/// host's /proc, and this machine's podman runs rootful), and debootstrap when the base image
+/// must be made. Without them the test is skipped with a note, unless CI promised them.
+fn can_run() -> bool {
+    let mut missing = Vec::new();
+    if !have("podman", "--version") {
+        missing.push("podman");
+    } else if !run(podman(&["image", "exists", BASE_IMAGE]), PODMAN_TIMEOUT)
+        .status
+        .success()
+        && !have("debootstrap", "--version")
+    {
+        missing.push("debootstrap (to make the base image)");
+    }
+    if uid_of("self") != "0" {
+        missing.push("root");
+    }
     if missing.is_empty() {
         return true;
     }
@@ -312,13 +323,8 @@ async fn deliver(port: u16, body: String) -> u16 {
         .as_u16()
 }
 
-/// The uid the container's main process runs as, read from the host's /proc (rootful podman
-/// maps no user namespace).
-fn process_uid(name: &str) -> String {
-    let pid = podman_ok(
-        &["inspect", "--format", "{{.State.Pid}}", name],
-        PODMAN_TIMEOUT,
-    );
+/// The real uid of process `pid` (a number, or `self`), from /proc.
+fn uid_of(pid: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
         .lines()
@@ -326,6 +332,16 @@ fn process_uid(name: &str) -> String {
         .and_then(|u| u.split_whitespace().next())
         .expect("Uid line")
         .to_owned()
+}
+
+/// The uid the container's main process runs as, read from the host's /proc (rootful podman
+/// maps no user namespace).
+fn process_uid(name: &str) -> String {
+    let pid = podman_ok(
+        &["inspect", "--format", "{{.State.Pid}}", name],
+        PODMAN_TIMEOUT,
+    );
+    uid_of(&pid)
 }
 
 /// A folder holding only the binary cargo built for this run: the `prebuilt` target's context.
@@ -341,7 +357,7 @@ fn build_context() -> tempfile::TempDir {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_image_runs_unprivileged_validates_keeps_its_queue_and_stops_cleanly() {
-    if !tools_present() {
+    if !can_run() {
         return;
     }
     ensure_base_image();
