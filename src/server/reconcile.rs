@@ -6,9 +6,10 @@
 //! lists the open merge requests and the default-branch head of every served project and
 //! queues each head commit that has no `nautes-lint` status yet, as the delivery would have.
 //!
-//! The served projects: those in the queue's history ([`Queue::projects`](super::queue::Queue::projects)), plus `--project`
-//! and the projects of `--group`. A project the service never heard of and that no flag names is
-//! not swept: the service does not guess which repositories are `default.project` ones.
+//! The served projects: those in the queue's history
+//! ([`Queue::projects`](super::queue::Queue::projects)), plus `--project` and the projects of
+//! `--group`. A project the service never heard of and that no flag names is not swept: the
+//! service does not guess which repositories are `default.project` ones.
 //!
 //! A queued job is the same row a delivery makes (the queue's unique key on project, sha and
 //! kind), so a delivery that arrives during the sweep, or a sweep that finds a commit whose job
@@ -16,7 +17,6 @@
 //! head is checked with no base, so every finding counts as new (what cannot be compared is
 //! not passed).
 
-use super::config::CatchUp;
 use super::event::full_sha;
 use super::gitlab::{CallError, STATUS_NAME, enc};
 use super::queue::{Enqueued, JobKind, NewJob};
@@ -90,7 +90,6 @@ pub async fn run(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     };
     let retry = ctx.config.retry;
     let mut sweeper = Sweeper {
-        scope: ctx.config.catch_up.clone(),
         ctx,
         pace: tokio::time::interval(PACE),
     };
@@ -159,7 +158,6 @@ impl std::fmt::Display for SweepError {
 
 struct Sweeper {
     ctx: Arc<Context>,
-    scope: CatchUp,
     pace: tokio::time::Interval,
 }
 
@@ -198,7 +196,7 @@ impl Sweeper {
         {
             out.entry(id).or_default();
         }
-        for name in self.scope.projects.clone() {
+        for name in self.ctx.config.catch_up.projects.clone() {
             match self
                 .get::<Project>("projects", &format!("/projects/{}", enc(&name)))
                 .await
@@ -214,7 +212,7 @@ impl Sweeper {
                 Err(CallError::Transient(e)) => return Err(SweepError::GitLab(e)),
             }
         }
-        for group in self.scope.groups.clone() {
+        for group in self.ctx.config.catch_up.groups.clone() {
             let path = format!(
                 "/groups/{}/projects?include_subgroups=true&archived=false&order_by=id&sort=asc",
                 enc(&group)
