@@ -42,7 +42,7 @@ fn main() -> std::process::ExitCode {
             default_branch: "main".into(),
         });
         let head = "7e1a000000000000000000000000000000000001";
-        gl.set_branch_head(TENANT, "main", head);
+        gl.set_branch(TENANT, "main", head);
         gl.add_project_archive(
             TENANT,
             head,
@@ -70,7 +70,7 @@ fn main() -> std::process::ExitCode {
                 default_branch: "main".into(),
             });
             let sha = format!("{:040x}", id);
-            gl.set_branch_head(id, "main", &sha);
+            gl.set_branch(id, "main", &sha);
             gl.add_project_archive(
                 id,
                 &sha,

@@ -17,33 +17,62 @@ pub struct Config {
     /// A tenant context document; resolved like `clusters`.
     pub context: Option<PathBuf>,
     pub strict: Option<bool>,
-    pub rules: HashMap<String, Level>,
+    pub rules: HashMap<&'static crate::rules::RuleMeta, Level>,
     pub ignore: Vec<String>,
+    /// `mrThreads`: which new findings of a merge request the webhook service opens review
+    /// threads for (the service's `--mr-threads` when unset).
+    pub mr_threads: Option<ThreadMode>,
+}
+
+/// Which new findings of a merge request get a review thread on their line, after reviewdog's
+/// filter modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ThreadMode {
+    /// Findings on a line the merge request adds or changes.
+    #[default]
+    Added,
+    /// Also findings on the unchanged lines shown around a change.
+    #[cfg_attr(feature = "cli", value(name = "diff_context"))]
+    DiffContext,
+    /// Findings anywhere in a file the merge request changes.
+    File,
+    /// No threads: the summary note only.
+    Off,
+}
+
+impl ThreadMode {
+    pub const NAMES: &[&str] = &["added", "diff_context", "file", "off"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadMode::Added => "added",
+            ThreadMode::DiffContext => "diff_context",
+            ThreadMode::File => "file",
+            ThreadMode::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ThreadMode> {
+        match s {
+            "added" => Some(ThreadMode::Added),
+            "diff_context" => Some(ThreadMode::DiffContext),
+            "file" => Some(ThreadMode::File),
+            "off" => Some(ThreadMode::Off),
+            _ => None,
+        }
+    }
 }
 
 /// A configuration error, with the place it was found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", .path.display())]
 pub struct ConfigError {
     pub path: PathBuf,
     pub line: u32,
     pub column: u32,
     pub message: String,
 }
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// What a caller sets over a configuration file: the command line's flags. The service sets
 /// nothing (a repository's own file is all it has).
@@ -93,6 +122,7 @@ const KEYS: &[&str] = &[
     "strict",
     "rules",
     "ignore",
+    "mrThreads",
 ];
 
 /// Parses `1.2.3`, `v1.2.3` or `1.2`.
@@ -206,12 +236,12 @@ impl Config {
                         ));
                     };
                     for r in rules {
-                        if crate::rules::find(&r.key).is_none() {
+                        let Some(rule) = crate::rules::find(&r.key) else {
                             let hint = crate::suggest::did_you_mean(&r.key, crate::rules::ids())
                                 .map(|h| format!(" ({h})"))
                                 .unwrap_or_default();
                             return Err(err(r.key_span, format!("unknown rule `{}`{hint}", r.key)));
-                        }
+                        };
                         let level = r.value.as_str().and_then(parse_level).ok_or_else(|| {
                             err(
                                 r.value.span,
@@ -221,7 +251,7 @@ impl Config {
                                 ),
                             )
                         })?;
-                        cfg.rules.insert(r.key.clone(), level);
+                        cfg.rules.insert(rule, level);
                     }
                 }
                 "ignore" => {
@@ -234,6 +264,18 @@ impl Config {
                             .map_err(|e| err(i.span, format!("invalid glob `{g}`: {e}")))?;
                         cfg.ignore.push(g);
                     }
+                }
+                "mrThreads" => {
+                    let mode = v.as_str().and_then(ThreadMode::parse);
+                    cfg.mr_threads = Some(mode.ok_or_else(|| {
+                        err(
+                            v.span,
+                            format!(
+                                "`mrThreads` must be one of {}",
+                                ThreadMode::NAMES.join(", ")
+                            ),
+                        )
+                    })?);
                 }
                 other => {
                     let hint = crate::suggest::did_you_mean(other, KEYS.iter().copied())
@@ -274,8 +316,32 @@ mod tests {
         assert_eq!(c.clusters, Some(PathBuf::from("/repo/../clusters")));
         assert_eq!(c.context, Some(PathBuf::from("/repo/.nautes-context.json")));
         assert_eq!(c.strict, Some(true));
-        assert_eq!(c.rules.get("folder-count"), Some(&Level::Off));
+        let folder_count = crate::rules::find("folder-count").unwrap();
+        assert_eq!(c.rules.get(folder_count), Some(&Level::Off));
         assert_eq!(c.ignore, vec!["runtimes/old-*.yaml"]);
+        assert_eq!(c.mr_threads, None);
+    }
+
+    #[test]
+    fn merge_request_thread_modes() {
+        for (text, mode) in [
+            ("added", ThreadMode::Added),
+            ("diff_context", ThreadMode::DiffContext),
+            ("file", ThreadMode::File),
+            ("off", ThreadMode::Off),
+            ("'off'", ThreadMode::Off),
+        ] {
+            let c = parse(&format!("mrThreads: {text}\n")).unwrap();
+            assert_eq!(c.mr_threads, Some(mode), "{text}");
+        }
+        let e = parse("mrThreads: lines\n").unwrap_err();
+        assert!(
+            e.message.contains("added, diff_context, file, off"),
+            "{}",
+            e.message
+        );
+        let e = parse("mrThreads: false\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 12));
     }
 
     #[test]

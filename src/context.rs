@@ -144,7 +144,9 @@ impl Context {
     /// The cluster inventory the document holds, parsed as `--clusters` parses files; `None` when
     /// it holds none (no tenant and no Cluster files: the service has no inventory, so the
     /// cluster rules stay skipped rather than finding every cluster missing).
-    pub fn inventory(&self) -> Result<Option<crate::clusters::Inventory>, String> {
+    pub fn inventory(
+        &self,
+    ) -> Result<Option<crate::clusters::Inventory>, crate::clusters::ClustersError> {
         if self.tenant.is_none() && self.clusters.is_empty() {
             return Ok(None);
         }
@@ -539,6 +541,11 @@ mod tests {
         ));
         // A broken Cluster file is the same error `--clusters` gives.
         ctx.clusters[0].text = "kind: [\n".into();
-        assert!(ctx.inventory().unwrap_err().contains("invalid YAML"));
+        assert!(
+            ctx.inventory()
+                .unwrap_err()
+                .to_string()
+                .contains("invalid YAML")
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The diagnostic model every output format renders.
 
+use crate::rules::RuleMeta;
 use crate::yaml::Span;
 use serde::Serialize;
 use std::sync::Arc;
@@ -51,10 +52,19 @@ impl Origin {
     }
 }
 
+/// A safe fix a rule attached to its finding: replace `range` (bytes of the checked text, without
+/// its byte-order mark) with `replacement`. Computed from the YAML node while the rule had it, so
+/// it is only good for the very text that was checked (`fix::edits` makes sure of that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub range: std::ops::Range<usize>,
+    pub replacement: String,
+}
+
 /// What a rule reports; the engine turns it into a [`Diagnostic`].
 #[derive(Debug, Clone)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: &'static RuleMeta,
     /// Index of the file in the checked tree.
     pub file: u32,
     pub span: Span,
@@ -66,11 +76,13 @@ pub struct Finding {
     pub related: Vec<Related>,
     /// Overrides the rule's default severity (unknown fields are warnings unless `--strict`).
     pub severity: Option<Severity>,
+    /// What `--fix` does about it (only rules whose `meta!` says `fixable` attach one).
+    pub fix: Option<Fix>,
 }
 
 impl Finding {
     pub fn new(
-        rule: &'static str,
+        rule: &'static RuleMeta,
         file: u32,
         span: Span,
         pointer: impl Into<String>,
@@ -86,12 +98,13 @@ impl Finding {
             resource: None,
             related: Vec::new(),
             severity: None,
+            fix: None,
         }
     }
 
     /// A finding on a node of `r`.
     pub fn at(
-        rule: &'static str,
+        rule: &'static RuleMeta,
         r: &crate::model::Resource,
         at: &crate::model::SpStr,
         message: String,
@@ -101,6 +114,11 @@ impl Finding {
 
     pub fn resource(mut self, r: &crate::model::Resource) -> Finding {
         self.resource = Some((r.kind, r.name.value.clone()));
+        self
+    }
+
+    pub fn fix(mut self, fix: Option<Fix>) -> Finding {
+        self.fix = fix;
         self
     }
 
@@ -166,7 +184,7 @@ pub struct ResourceRef {
 
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
-    pub rule: &'static str,
+    pub rule: &'static RuleMeta,
     pub severity: Severity,
     pub path: Arc<str>,
     pub span: Span,
@@ -178,6 +196,7 @@ pub struct Diagnostic {
     /// Set only when a base revision was compared.
     pub new: Option<bool>,
     pub fingerprint: String,
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {

@@ -2,7 +2,8 @@
 
 use crate::diagnostic::{self, Diagnostic, Finding, ResourceRef, Severity};
 use crate::model::{self, Cluster, Kind, Model, Resource};
-use crate::rules::{self, FileCtx, Needs, TreeCtx};
+use crate::rules::invalid_suppression::{Ignored, entries as ignored, suppresses};
+use crate::rules::{self, FileCtx, Needs, RuleMeta, TreeCtx};
 use crate::tree::{ReadError, Tree};
 use crate::yaml;
 use rayon::prelude::*;
@@ -23,7 +24,7 @@ pub struct Settings {
     pub product: Option<String>,
     pub nautes_version: Option<(u32, u32, u32)>,
     pub strict: bool,
-    pub levels: HashMap<String, Level>,
+    pub levels: HashMap<&'static RuleMeta, Level>,
     pub ignore: Option<globset::GlobSet>,
     pub clusters: Option<Arc<Clusters>>,
     /// Other products' namespace claims (a tenant context); enables the cross-product rule.
@@ -45,7 +46,7 @@ pub struct Report {
     pub files: usize,
     pub resources: usize,
     pub diagnostics: Vec<Diagnostic>,
-    pub skipped_rules: Vec<&'static str>,
+    pub skipped_rules: Vec<&'static RuleMeta>,
     pub product: Option<(String, ProductSource)>,
     /// Texts of the files that diagnostics (and their related locations) point at.
     pub sources: HashMap<Arc<str>, Arc<str>>,
@@ -284,7 +285,7 @@ pub fn validate_with_progress(
 }
 
 /// Rules that are on but could not run: no cluster inventory, no base revision.
-fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static str> {
+fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static RuleMeta> {
     rules::REGISTRY
         .iter()
         .map(|r| r.meta())
@@ -294,8 +295,7 @@ fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static str> {
             Needs::Context => settings.namespaces.is_none(),
             Needs::Base => !with_base,
         })
-        .filter(|m| level_of(settings, m.id, m.severity).is_some())
-        .map(|m| m.id)
+        .filter(|m| level_of(settings, m).is_some())
         .collect()
 }
 
@@ -506,13 +506,7 @@ fn check_file(
 }
 
 fn unreadable(file: u32, path: &str, message: &str) -> Vec<Finding> {
-    vec![Finding::new(
-        "unreadable-file",
-        file,
-        yaml::Span::file_start(),
-        "",
-        format!("`{path}` {message}"),
-    )]
+    vec![rules::unreadable_file::finding(file, path, message)]
 }
 
 /// Parses and checks the contents read for one file.
@@ -530,15 +524,10 @@ fn check_read(
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
         Err(e) => {
-            let f = Finding::new(
-                "yaml-syntax",
-                file,
-                yaml::Span::file_start(),
-                "",
-                format!("the file is not UTF-8 text (invalid byte at offset {}); is it binary?", e.valid_up_to()),
-            )
-            .help("Nautes resources are UTF-8 YAML; remove the file or move it out of the layout folders");
-            return (None, vec![f]);
+            return (
+                None,
+                vec![rules::yaml_syntax::not_utf8(file, e.valid_up_to())],
+            );
         }
     };
     // A byte-order mark is legal YAML but not part of any node.
@@ -571,6 +560,7 @@ fn check_read(
         resource: resource.as_ref(),
         schema_errors: &schema_errors,
         strict: settings.strict,
+        nautes_version: settings.nautes_version,
     };
     for rule in rules::REGISTRY {
         rule.check_file(&ctx, &mut out);
@@ -595,7 +585,7 @@ fn run_tree_rules(
     };
     let per_rule: Vec<Vec<Finding>> = rules::REGISTRY
         .par_iter()
-        .filter(|r| level_of(settings, r.meta().id, r.meta().severity).is_some())
+        .filter(|r| level_of(settings, r.meta()).is_some())
         .map(|r| {
             let mut v = Vec::new();
             r.check_tree(&ctx, &mut v);
@@ -606,12 +596,12 @@ fn run_tree_rules(
 }
 
 /// The severity a rule's findings get, or `None` when it is off.
-fn level_of(settings: &Settings, id: &str, default: Severity) -> Option<Severity> {
-    match settings.levels.get(id) {
+fn level_of(settings: &Settings, rule: &'static RuleMeta) -> Option<Severity> {
+    match settings.levels.get(rule) {
         Some(Level::Off) => None,
         Some(Level::Warning) => Some(Severity::Warning),
         Some(Level::Error) => Some(Severity::Error),
-        None => Some(default),
+        None => Some(rule.severity),
     }
 }
 
@@ -623,32 +613,25 @@ fn finalize(
     tree_index: &[usize],
 ) -> (Vec<Diagnostic>, HashMap<Arc<str>, Arc<str>>) {
     // `lint.nautes.io/ignore` of each file's resource.
-    let suppressed: HashMap<u32, Vec<&str>> = model
+    let suppressed: HashMap<u32, Vec<Ignored<'_>>> = model
         .resources
         .iter()
-        .filter_map(|r| {
-            Some((
-                r.file,
-                r.ignore.as_ref()?.value.split(',').map(str::trim).collect(),
-            ))
-        })
+        .filter_map(|r| Some((r.file, ignored(&r.ignore.as_ref()?.value).collect())))
         .collect();
     let mut diagnostics: Vec<Diagnostic> = findings
         .into_iter()
         .filter_map(|f| {
-            let meta = rules::find(f.rule)?.meta();
             let configured = settings.levels.contains_key(f.rule);
-            let severity = level_of(settings, f.rule, meta.severity)?;
+            let severity = level_of(settings, f.rule)?;
             // A finding's own severity (unknown fields) yields to an explicit configuration.
             let severity = if configured {
                 severity
             } else {
                 f.severity.unwrap_or(severity)
             };
-            if f.rule != "invalid-suppression"
-                && suppressed
-                    .get(&f.file)
-                    .is_some_and(|ids| ids.iter().any(|i| *i == "all" || *i == f.rule))
+            if suppressed
+                .get(&f.file)
+                .is_some_and(|entries| suppresses(entries, f.rule))
             {
                 return None;
             }
@@ -657,8 +640,13 @@ fn finalize(
                 kind: k.as_str().to_owned(),
                 name: n,
             });
-            let fingerprint =
-                diagnostic::fingerprint(f.rule, &path, resource.as_ref(), &f.pointer, &f.message);
+            let fingerprint = diagnostic::fingerprint(
+                f.rule.id,
+                &path,
+                resource.as_ref(),
+                &f.pointer,
+                &f.message,
+            );
             Some(Diagnostic {
                 rule: f.rule,
                 severity,
@@ -671,6 +659,7 @@ fn finalize(
                 related: f.related,
                 new: None,
                 fingerprint,
+                fix: f.fix,
             })
         })
         .collect();
@@ -765,7 +754,7 @@ mod tests {
             .iter()
             .map(|d| {
                 (
-                    d.rule.to_owned(),
+                    d.rule.id.to_owned(),
                     d.path.to_string(),
                     d.new,
                     d.fingerprint.clone(),
@@ -842,7 +831,7 @@ mod tests {
         };
         let broken = MemoryTree::new([("envs/env-dev.yaml", b"kind: [\n".to_vec())]);
         let r = validate(&broken, Some(&base), &settings());
-        assert!(r.diagnostics.iter().all(|d| d.rule != "yaml-syntax"));
+        assert!(r.diagnostics.iter().all(|d| d.rule.id != "yaml-syntax"));
         assert_eq!(r.resources, 1);
     }
 
@@ -873,7 +862,7 @@ mod tests {
             stale
                 .diagnostics
                 .iter()
-                .all(|d| d.rule != "dr-environment-not-found"),
+                .all(|d| d.rule.id != "dr-environment-not-found"),
             "{:?}",
             summary(&stale)
         );
@@ -897,7 +886,7 @@ mod tests {
         };
         let r = validate(&lying, Some(&base), &settings());
         assert!(
-            r.diagnostics.iter().all(|d| d.rule != "yaml-syntax"),
+            r.diagnostics.iter().all(|d| d.rule.id != "yaml-syntax"),
             "{:?}",
             summary(&r)
         );
@@ -908,12 +897,12 @@ mod tests {
             ids: vec![Some(b"other".to_vec())],
         };
         let r = validate(&changed, Some(&base), &settings());
-        assert!(r.diagnostics.iter().any(|d| d.rule == "yaml-syntax"));
+        assert!(r.diagnostics.iter().any(|d| d.rule.id == "yaml-syntax"));
         let moved = WithIds {
             tree: MemoryTree::new([("envs/env-moved.yaml", bad)]),
             ids: vec![Some(b"same".to_vec())],
         };
         let r = validate(&moved, Some(&base), &settings());
-        assert!(r.diagnostics.iter().any(|d| d.rule == "yaml-syntax"));
+        assert!(r.diagnostics.iter().any(|d| d.rule.id == "yaml-syntax"));
     }
 }

@@ -1,28 +1,21 @@
-//! Safe fixes: byte-range edits computed from findings, applied to the original text.
+//! Safe fixes: the byte-range edits that rules attach to their findings, applied to the original
+//! text.
 //!
 //! A fix replaces only the bytes of the offending node, so comments, key order, quoting and
-//! layout everywhere else stay exactly as they were. Like the core, this module does no I/O: the
-//! command line reads the files, asks for [`edits`], [`apply`]s them, writes the result
-//! atomically and checks again.
+//! layout everywhere else stay exactly as they were. A rule computes its fix while it holds the
+//! file's YAML tree (the finding's [`Fix`]), and makes none when anything is not as it expects
+//! (the node is an alias, spans several lines, the key is written in a form we do not rewrite): a
+//! fix that is not certain is not made. Like the core, this module does no I/O: the command line
+//! reads the files, asks for [`edits`], [`apply`]s them, writes the result atomically and checks
+//! again. A fix is only applied to a file that still holds the text that was checked.
 //!
-//! Each fix re-parses the file and finds the node by the finding's JSON pointer, then refuses to
-//! act when anything is not as the finding described (the span moved because the file changed
-//! since, the node is an alias, the key is written in a form we do not rewrite): a fix that is
-//! not certain is not made.
-//!
-//! Fixable rules (their `meta!` says `fixable`, their documentation says how):
-//! - `dr-legacy-destination`: the string becomes `{environment: <value>}` in the style of the
-//!   mapping around it. In a block mapping the value moves to a nested block mapping one
-//!   indentation step deeper (`destination:` / `    environment: env-dev`), the step being the
-//!   file's own (the distance between `spec:` and its keys); in a flow mapping it becomes the flow
-//!   mapping `{environment: env-dev}`. The value keeps its quoting; a CRLF file gets CRLF.
-//! - `yaml-1.1-ambiguity`: the plain scalar is double-quoted (`yes` -> `"yes"`), so YAML 1.1 and
-//!   1.2 both read the string this tool already reads.
+//! Fixable rules (their `meta!` says `fixable`; their module makes the fix, their documentation
+//! says how): `dr-legacy-destination`, `yaml-1.1-ambiguity`.
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::Report;
 use crate::tree::Tree;
-use crate::yaml::{self, Node, NodeKind, Span, Style};
+use crate::yaml::{Node, NodeKind, Span, Style};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -34,7 +27,7 @@ pub struct Edit {
     pub range: Range<usize>,
     pub replacement: String,
     /// The rule whose finding this edit fixes.
-    pub rule: &'static str,
+    pub rule: &'static crate::rules::RuleMeta,
 }
 
 /// One file's fixes: its tree entry, old and new content, and the rules fixed.
@@ -51,7 +44,7 @@ pub struct FileFix {
 /// nothing (or that cannot be read as text any more) are left out.
 pub fn plan(tree: &dyn Tree, report: &Report) -> Vec<FileFix> {
     let mut by_path: BTreeMap<&Arc<str>, Vec<&Diagnostic>> = BTreeMap::new();
-    for d in report.diagnostics.iter().filter(|d| fixable(d.rule)) {
+    for d in report.diagnostics.iter().filter(|d| d.fix.is_some()) {
         by_path.entry(&d.path).or_default().push(d);
     }
     let entries = tree.entries();
@@ -62,7 +55,7 @@ pub fn plan(tree: &dyn Tree, report: &Report) -> Vec<FileFix> {
                 .binary_search_by(|e| e.path.as_str().cmp(path))
                 .ok()?;
             let old = String::from_utf8(tree.read(index).ok()?).ok()?;
-            let edits = edits(path, &old, &diags);
+            let edits = edits(report, path, &old, &diags);
             let new = apply(&old, &edits);
             (new != old).then(|| FileFix {
                 index,
@@ -75,35 +68,29 @@ pub fn plan(tree: &dyn Tree, report: &Report) -> Vec<FileFix> {
         .collect()
 }
 
-/// Whether `--fix` can repair findings of `rule`.
-pub fn fixable(rule: &str) -> bool {
-    crate::rules::find(rule).is_some_and(|r| r.meta().fixable)
-}
-
-/// The edits that fix the fixable `diags` of one file whose content is `text`. Findings that
-/// cannot be fixed with certainty get no edit. The edits do not overlap and are sorted.
-pub fn edits(path: &Arc<str>, text: &str, diags: &[&Diagnostic]) -> Vec<Edit> {
-    // Spans count characters of the text without its byte-order mark (the engine strips it).
+/// The edits of the fixes attached to `diags` (findings of `report`) in one file whose content is
+/// now `text`. None when the file no longer holds the text that was checked: the fixes' byte
+/// ranges are of that text. The edits do not overlap and are sorted.
+pub fn edits(report: &Report, path: &Arc<str>, text: &str, diags: &[&Diagnostic]) -> Vec<Edit> {
+    // Ranges count bytes of the text without its byte-order mark (the engine strips it).
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bom = text.len() - body.len();
-    let parsed = yaml::parse(body);
-    // The engine checks the first document of a file; so do we.
-    let Some(root) = parsed.documents.first().map(|d| &d.root) else {
+    if report
+        .sources
+        .get(path)
+        .is_none_or(|checked| **checked != *body)
+    {
         return Vec::new();
-    };
+    }
     let mut out: Vec<Edit> = diags
         .iter()
         .filter(|d| *d.path == **path)
         .filter_map(|d| {
-            let (range, replacement) = match d.rule {
-                "dr-legacy-destination" => legacy_destination(body, root, d)?,
-                "yaml-1.1-ambiguity" => quote_scalar(body, root, d)?,
-                _ => return None,
-            };
+            let fix = d.fix.as_ref()?;
             Some(Edit {
                 path: path.clone(),
-                range: range.start + bom..range.end + bom,
-                replacement,
+                range: fix.range.start + bom..fix.range.end + bom,
+                replacement: fix.replacement.clone(),
                 rule: d.rule,
             })
         })
@@ -154,12 +141,12 @@ pub fn diff(path: &str, old: &str, new: &str) -> String {
 }
 
 /// The node a pointer names, with the mapping that holds it and the key that introduces it.
-struct Located<'a> {
-    node: &'a Node,
-    parent: Option<&'a Node>,
-    key_span: Option<Span>,
+pub(crate) struct Located<'a> {
+    pub node: &'a Node,
+    pub parent: Option<&'a Node>,
+    pub key_span: Option<Span>,
     /// The key span of the parent, when the parent is itself a mapping value.
-    parent_key_span: Option<Span>,
+    pub parent_key_span: Option<Span>,
 }
 
 fn locate<'a>(root: &'a Node, pointer: &str) -> Option<Located<'a>> {
@@ -177,20 +164,21 @@ fn locate<'a>(root: &'a Node, pointer: &str) -> Option<Located<'a>> {
     })
 }
 
-/// The single-line plain or quoted scalar the finding points at, with its byte range, after
-/// checking that the file still says what the finding saw.
-fn scalar_at<'a>(
-    text: &'a str,
+/// The single-line plain or quoted scalar at `pointer` of `text`, whose finding is at `span`, with
+/// its byte range; `None` when it is anything else (an alias, whose span is the `*name`; a
+/// multi-line or tagged scalar).
+pub(crate) fn scalar_at<'a>(
+    text: &str,
     root: &'a Node,
-    d: &Diagnostic,
+    pointer: &str,
+    span: Span,
 ) -> Option<(Located<'a>, Range<usize>, Style)> {
-    let loc = locate(root, &d.pointer)?;
+    let loc = locate(root, pointer)?;
     let NodeKind::Scalar { style, .. } = &loc.node.kind else {
         return None;
     };
     let style = *style;
-    // A stale finding (the file changed), or an alias whose span is the `*name`: leave it.
-    if loc.node.span != d.span || loc.node.span.start.line != loc.node.span.end.line {
+    if loc.node.span != span || loc.node.span.start.line != loc.node.span.end.line {
         return None;
     }
     let range = loc.node.span.byte_range(text);
@@ -199,67 +187,6 @@ fn scalar_at<'a>(
         return None;
     }
     Some((loc, range, style))
-}
-
-/// `destination: env-dev` -> `{environment: env-dev}` in the mapping's own style.
-fn legacy_destination(text: &str, root: &Node, d: &Diagnostic) -> Option<(Range<usize>, String)> {
-    let (loc, range, style) = scalar_at(text, root, d)?;
-    if style == Style::Block {
-        return None;
-    }
-    let value = &text[range.clone()];
-    let parent = loc.parent?;
-    let key_span = loc.key_span?;
-    let parent_start = yaml::char_to_byte(text, parent.span.start.index as usize);
-    if text[parent_start..].starts_with('{') {
-        return Some((range, format!("{{environment: {value}}}")));
-    }
-    // Block style: from just after `destination:` to the end of the value, so no space is left
-    // dangling at the end of the key's line; a comment after the value stays after it.
-    let key_end = yaml::char_to_byte(text, key_span.end.index as usize);
-    let between = text.get(key_end..range.start)?;
-    let colon = between.find(':')?;
-    let (before, after) = (&between[..colon], &between[colon + 1..]);
-    if !before.chars().all(|c| c == ' ' || c == '\t') || !after.chars().all(char::is_whitespace) {
-        return None;
-    }
-    let key_col = key_span.start.col as usize;
-    let step = loc
-        .parent_key_span
-        .map(|p| key_col.saturating_sub(p.start.col as usize))
-        .filter(|s| *s > 0)
-        .unwrap_or(2);
-    let newline = if line_ends_with_crlf(text, key_end) {
-        "\r\n"
-    } else {
-        "\n"
-    };
-    let indent = " ".repeat(key_col + step);
-    Some((
-        key_end + colon + 1..range.end,
-        format!("{newline}{indent}environment: {value}"),
-    ))
-}
-
-fn line_ends_with_crlf(text: &str, from: usize) -> bool {
-    text[from..]
-        .find('\n')
-        .is_some_and(|nl| nl > 0 && text.as_bytes()[from + nl - 1] == b'\r')
-}
-
-/// `envType: yes` -> `envType: "yes"`.
-fn quote_scalar(text: &str, root: &Node, d: &Diagnostic) -> Option<(Range<usize>, String)> {
-    let (_, range, style) = scalar_at(text, root, d)?;
-    if style != Style::Plain {
-        return None;
-    }
-    let value = &text[range.clone()];
-    // The values this rule flags are words and numbers; anything that would need escaping is not
-    // what the finding was about.
-    if value.contains(['"', '\\']) || value.chars().any(char::is_control) {
-        return None;
-    }
-    Some((range, format!("\"{value}\"")))
 }
 
 #[cfg(test)]
@@ -290,11 +217,11 @@ mod tests {
         let diags: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| fixable(d.rule))
+            .filter(|d| d.fix.is_some())
             .collect();
-        let fixed = apply(text, &edits(&path, text, &diags));
+        let fixed = apply(text, &edits(&report, &path, text, &diags));
         let after = check(&fixed);
-        let rules = after.diagnostics.iter().map(|d| d.rule).collect();
+        let rules = after.diagnostics.iter().map(|d| d.rule.id).collect();
         (fixed, rules)
     }
 
@@ -372,11 +299,11 @@ mod tests {
         let diags: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| fixable(d.rule))
+            .filter(|d| d.fix.is_some())
             .collect();
         assert_eq!(diags.len(), 1, "{:?}", report.diagnostics);
         let path: Arc<str> = Arc::from("envs/env-dev.yaml");
-        let fixed = apply(&env, &edits(&path, &env, &diags));
+        let fixed = apply(&env, &edits(&report, &path, &env, &diags));
         assert_eq!(
             fixed,
             ENV.replace("envType: dev", "envType: \"yes\" # sure")
@@ -391,12 +318,13 @@ mod tests {
         let diags: Vec<&Diagnostic> = report
             .diagnostics
             .iter()
-            .filter(|d| fixable(d.rule))
+            .filter(|d| d.fix.is_some())
             .collect();
         assert!(!diags.is_empty());
         let changed = text.replace("spec:\n", "# a new line\nspec:\n");
         let path: Arc<str> = Arc::from("runtimes/dr-dev.yaml");
-        assert!(edits(&path, &changed, &diags).is_empty());
+        assert!(!edits(&report, &path, &text, &diags).is_empty());
+        assert!(edits(&report, &path, &changed, &diags).is_empty());
     }
 
     #[test]

@@ -680,3 +680,79 @@ fn the_ci_template_compares_a_merge_request_with_its_merge_base() {
     assert_eq!(out.status.code(), Some(1), "{log}");
     assert!(log.contains("dr-coderepo-not-found (new)"), "{log}");
 }
+
+/// The byte offset of reviewdog's 1-based line and byte column in `text`.
+fn rd_offset(text: &str, pos: &Value) -> usize {
+    let line = pos["line"].as_u64().expect("line") as usize;
+    let column = pos["column"].as_u64().expect("column") as usize;
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    start + column - 1
+}
+
+#[test]
+fn reviewdog_snapshots_and_fields() {
+    let mut suggested = 0;
+    for (id, dir) in fixtures() {
+        let json = report(&dir);
+        let diags = json["diagnostics"].as_array().unwrap();
+        let (out, _, _) = check(&dir, &["--format", "reviewdog"]);
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{id}: {e}: {l}")))
+            .collect();
+        assert_eq!(lines.len(), diags.len(), "{id}: one line per finding");
+        for (r, d) in lines.iter().zip(diags) {
+            let message = r["message"].as_str().unwrap();
+            assert!(message.starts_with(d["message"].as_str().unwrap()), "{id}");
+            if let Some(help) = d["help"].as_str() {
+                assert!(message.ends_with(&format!("\nhelp: {help}")), "{id}");
+            }
+            let expected = if d["severity"] == "error" {
+                "ERROR"
+            } else {
+                "WARNING"
+            };
+            assert_eq!(r["severity"], expected, "{id}");
+            assert_eq!(r["source"]["name"], "nautes-lint");
+            assert_eq!(r["code"]["value"], d["rule"]);
+            let path = d["path"].as_str().unwrap();
+            assert_eq!(r["location"]["path"], path);
+            let start = &r["location"]["range"]["start"];
+            assert_eq!(start["line"], d["line"], "{id}");
+            // reviewdog counts bytes: the start is the byte where our character column is.
+            let text = std::fs::read_to_string(dir.join(path)).unwrap_or_default();
+            if let Some(l) = text.lines().nth(d["line"].as_u64().unwrap() as usize - 1) {
+                let chars = d["column"].as_u64().unwrap() as usize - 1;
+                let bytes: usize = l.chars().take(chars).map(char::len_utf8).sum();
+                assert_eq!(start["column"], bytes + 1, "{id}");
+            }
+            let end = &r["location"]["range"]["end"];
+            assert_eq!(end["line"], d["end_line"], "{id}");
+            let related = r["related_locations"].as_array().map_or(0, Vec::len);
+            assert_eq!(related, d["related"].as_array().unwrap().len(), "{id}");
+            for rel in r["related_locations"].as_array().into_iter().flatten() {
+                assert!(rel["message"].as_str().is_some_and(|m| !m.is_empty()));
+            }
+            // A suggestion is the edit `--fix` makes: applying it gives the fixed file.
+            if let Some(s) = r["suggestions"].as_array() {
+                suggested += 1;
+                let copy = copy_invalid_fixture(&id);
+                check(copy.path(), &["--fix"]);
+                let fixed = std::fs::read_to_string(copy.path().join(path)).unwrap();
+                let mut applied = text.clone();
+                for s in s.iter().rev() {
+                    let range = rd_offset(&text, &s["range"]["start"])
+                        ..rd_offset(&text, &s["range"]["end"]);
+                    applied.replace_range(range, s["text"].as_str().unwrap());
+                }
+                assert_eq!(applied, fixed, "{id}");
+            }
+        }
+        insta::assert_snapshot!(format!("reviewdog__{id}"), out);
+    }
+    assert!(suggested >= 2, "the fixable rules carry suggestions");
+}

@@ -245,6 +245,21 @@ fn check_rev_fails_clearly_outside_a_repository_and_on_a_bad_revision() {
     let out = lint(&w, &["check", "--rev", "no-such-branch", "."]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no-such-branch"), "{}", text(&out));
+    // An abbreviated id that names two objects gets gix's list of candidates...
+    for blob in ["ambiguous 690\n", "ambiguous 783\n"] {
+        std::fs::write(w.join("blob.txt"), blob).unwrap();
+        git_ok(&w, &["hash-object", "-w", "blob.txt"]);
+    }
+    std::fs::remove_file(w.join("blob.txt")).unwrap();
+    let out = lint(&w, &["check", "--rev", "1e7ba", "."]);
+    says(&out, 2, "revision `1e7ba`: Short id 1e7ba is ambiguous");
+    // ...which is gix's verdict on the id, not a word in the revision's name.
+    let out = lint(&w, &["check", "--rev", "ambiguous-typo", "."]);
+    says(
+        &out,
+        2,
+        "revision `ambiguous-typo` does not exist: no branch, tag or commit is called that",
+    );
     let out = lint(&w, &["check", "--new-only", "."]);
     assert_eq!(out.status.code(), Some(2), "--new-only needs --base");
 }

@@ -829,6 +829,8 @@ async fn in_process_health_readiness_and_metrics() {
         header_timeout: Duration::from_secs(10),
         max_connections: 64,
         yaml: YamlLimits::default(),
+        threads: ThreadSettings::default(),
+        catch_up: CatchUp::default(),
         tenant: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

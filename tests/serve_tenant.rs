@@ -47,7 +47,7 @@ async fn tenant_gitlab() -> FakeGitLab {
         namespace_id: 1,
         default_branch: "main".into(),
     });
-    gl.set_branch_head(TENANT, "main", T1);
+    gl.set_branch(TENANT, "main", T1);
     gl.add_project_archive(TENANT, T1, tar_gz_of_files(&clusters(false), "config-t1"));
     for (p, head, runtimes) in [
         (
@@ -67,7 +67,7 @@ async fn tenant_gitlab() -> FakeGitLab {
             namespace_id: p.1,
             default_branch: "main".into(),
         });
-        gl.set_branch_head(p.0, "main", head);
+        gl.set_branch(p.0, "main", head);
         let tree = tar_gz_of_files(&product_tree(&product(p), &runtimes), "default-project");
         gl.add_project_archive(p.0, head, tree.clone());
         gl.add_project_archive(p.0, "main", tree);
@@ -235,7 +235,7 @@ async fn a_tenant_push_that_makes_a_cluster_a_pipeline_cluster_fails_the_next_va
     assert_eq!(state, "success", "{description}: {:?}", gl.notes(A.0, 1));
 
     // The tenant repository's push: cluster-dev becomes a pipeline cluster.
-    gl.set_branch_head(TENANT, "main", T2);
+    gl.set_branch(TENANT, "main", T2);
     gl.add_project_archive(TENANT, T2, tar_gz_of_files(&clusters(true), "config-t2"));
     let (code, body) = post(&svc, "Push Hook", tenant_push(T2, T1), Some(SECRET), &[]).await;
     assert_eq!((code, &body["tenant"]), (202, &"refresh".into()), "{body}");
@@ -291,7 +291,7 @@ async fn a_tenant_push_that_makes_a_cluster_a_pipeline_cluster_fails_the_next_va
     // A broken Cluster file: logged, counted, and the last good inventory (T2) stays.
     let mut broken = clusters(true);
     broken[0].1.push_str("  : [unclosed\n");
-    gl.set_branch_head(TENANT, "main", T3);
+    gl.set_branch(TENANT, "main", T3);
     gl.add_project_archive(TENANT, T3, tar_gz_of_files(&broken, "config-t3"));
     post(&svc, "Push Hook", tenant_push(T3, T2), Some(SECRET), &[]).await;
     wait_line(&svc, &["do not load", T3]).await;
@@ -517,7 +517,7 @@ async fn a_restart_keeps_the_context_and_downloads_only_what_changed() {
     crawled(&svc).await;
     assert_eq!(archive_downloads(&gl).len(), downloads);
     let c2 = "c0c0000000000000000000000000000000000002";
-    gl.set_branch_head(C.0, "main", c2);
+    gl.set_branch(C.0, "main", c2);
     gl.add_project_archive(
         C.0,
         c2,

@@ -49,7 +49,7 @@ Nautes would only find later, in the cluster, or never.";
 /// means when the documentation uses it.
 pub fn explain(id: &str) -> Option<String> {
     let doc = crate::rules::doc(id)?;
-    let m = crate::rules::find(id)?.meta();
+    let m = crate::rules::find(id)?;
     let beyond = if doc.contains("**beyond**") {
         format!("\n{BEYOND}\n")
     } else {
@@ -91,7 +91,7 @@ pub fn markdown() -> String {
     }
     for r in REGISTRY {
         let m = r.meta();
-        let doc = crate::rules::doc(m.id).unwrap_or_default();
+        let doc = m.doc();
         let _ = write!(
             out,
             "\n## {}\n\nDefault severity: {}{}{}.\n\n{}\n",

@@ -286,7 +286,7 @@ pub(crate) fn fix_summary(fixes: &[crate::fix::FileFix], dry_run: bool) -> Strin
     let verb = if dry_run { "would fix" } else { "fixed" };
     let mut out = String::new();
     for f in fixes {
-        let mut rules: Vec<&str> = f.edits.iter().map(|e| e.rule).collect();
+        let mut rules: Vec<&str> = f.edits.iter().map(|e| e.rule.id).collect();
         rules.sort_unstable();
         rules.dedup();
         out.push_str(&format!(

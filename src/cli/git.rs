@@ -64,12 +64,11 @@ impl Repo {
     /// The tree of a revision. A revision that names nothing gets a sentence, not gix's
     /// parser state.
     pub fn revision(&self, rev: &str) -> Result<Snapshot, Failure> {
-        let id = git::resolve(&self.repo, rev).map_err(|e| {
-            if e.0.contains("ambiguous") {
-                Failure(e.0)
-            } else {
-                Failure(self.unknown_revision(rev))
-            }
+        let id = git::resolve(&self.repo, rev).map_err(|e| match e {
+            git::GitError::Revision {
+                ambiguous: true, ..
+            } => Failure(e.to_string()),
+            _ => Failure(self.unknown_revision(rev)),
         })?;
         if !self.objects.contains(&id)? {
             return Err(Failure(format!(

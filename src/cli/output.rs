@@ -51,6 +51,7 @@ pub fn render(format: Format, report: &Report, to_file: bool, new_only: bool) ->
         Format::Sarif => render::sarif::render(report),
         Format::Junit => render::junit::render(report),
         Format::Gitlab => render::gitlab::render(report),
+        Format::Reviewdog => render::reviewdog::render(report),
         Format::Human => {
             let width = if to_file { 100 } else { terminal_width() };
             render::human::render(

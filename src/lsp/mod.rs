@@ -644,8 +644,8 @@ impl<'c> Server<'c> {
                 Severity::Error => lsp::DiagnosticSeverity::ERROR,
                 Severity::Warning => lsp::DiagnosticSeverity::WARNING,
             }),
-            code: Some(lsp::NumberOrString::String(d.rule.to_owned())),
-            code_description: self.rule_link(d.rule),
+            code: Some(lsp::NumberOrString::String(d.rule.id.to_owned())),
+            code_description: self.rule_link(d.rule.id),
             source: Some("nautes-lint".into()),
             message,
             related_information: (!related.is_empty()).then_some(related),
@@ -878,8 +878,8 @@ impl<'c> Server<'c> {
                 changes: Some(HashMap::from([(uri.clone(), edits)])),
                 ..Default::default()
             };
-            if crate::fix::fixable(d.rule) {
-                let edits: Vec<lsp::TextEdit> = crate::fix::edits(&d.path, &text, &[d])
+            if d.fix.is_some() {
+                let edits: Vec<lsp::TextEdit> = crate::fix::edits(&report, &d.path, &text, &[d])
                     .into_iter()
                     .map(|e| lsp::TextEdit {
                         range: lsp::Range::new(
@@ -907,7 +907,7 @@ impl<'c> Server<'c> {
                     .map(|(s, k)| (k, s.value.clone()))
             });
             if let Some((kind, wrong)) = missing
-                && d.rule.ends_with("-not-found")
+                && d.rule.id.ends_with("-not-found")
                 && let Some(name) = self.suggestion(kind, &wrong)
             {
                 let body = text.strip_prefix('\u{feff}').unwrap_or(&text);

@@ -117,7 +117,7 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
     let code = match d.new {
         Some(true) => format!("{} (new)", d.rule),
         Some(false) => format!("{} (already in the base)", d.rule),
-        None => d.rule.to_owned(),
+        None => d.rule.id.to_owned(),
     };
     View {
         d,
@@ -222,10 +222,8 @@ pub fn notes(report: &Report) -> String {
     let cluster_rules: Vec<&str> = report
         .skipped_rules
         .iter()
-        .copied()
-        .filter(|id| {
-            crate::rules::find(id).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
-        })
+        .filter(|r| r.needs == crate::rules::Needs::Clusters)
+        .map(|r| r.id)
         .collect();
     if !cluster_rules.is_empty() {
         let _ = writeln!(

@@ -21,7 +21,7 @@ struct Summary<'a> {
     resources: usize,
     errors: usize,
     warnings: usize,
-    skipped_rules: &'a [&'static str],
+    skipped_rules: &'a [&'static crate::rules::RuleMeta],
     product: Option<Product<'a>>,
 }
 
@@ -75,7 +75,7 @@ struct Related<'a> {
 fn diag(d: &Diagnostic) -> Diag<'_> {
     let (line, column, end_line, end_column) = d.line_col();
     Diag {
-        rule: d.rule,
+        rule: d.rule.id,
         severity: d.severity.as_str(),
         path: &d.path,
         line,

@@ -76,7 +76,7 @@ fn testcase(out: &mut String, path: &str, diags: &[&Diagnostic]) {
         let _ = writeln!(
             out,
             "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-            attr(d.rule),
+            attr(d.rule.id),
             attr(&d.message),
             text(&body)
         );
@@ -167,7 +167,7 @@ mod tests {
             col: 2,
         };
         Diagnostic {
-            rule,
+            rule: crate::rules::find(rule).expect("a rule id"),
             severity,
             path: "runtimes/dr-dev.yaml".into(),
             span: Span { start, end: start },
@@ -178,6 +178,7 @@ mod tests {
             related: Vec::new(),
             new: None,
             fingerprint: format!("{rule}{line}"),
+            fix: None,
         }
     }
 

@@ -4,6 +4,7 @@ pub mod gitlab;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod reviewdog;
 pub mod sarif;
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -37,6 +38,8 @@ pub enum Format {
     Junit,
     /// GitLab Code Quality JSON (`artifacts:reports:codequality`).
     Gitlab,
+    /// reviewdog's diagnostics as JSON Lines (`reviewdog -f=rdjsonl`).
+    Reviewdog,
 }
 
 impl Format {
@@ -47,6 +50,7 @@ impl Format {
             Format::Sarif => "sarif",
             Format::Junit => "junit",
             Format::Gitlab => "gitlab",
+            Format::Reviewdog => "reviewdog",
         }
     }
 }
@@ -87,7 +91,7 @@ mod tests {
 
     pub(crate) fn diag(rule: &'static str, path: &str, fingerprint: &str) -> Diagnostic {
         Diagnostic {
-            rule,
+            rule: crate::rules::find(rule).expect("a rule id"),
             severity: Severity::Error,
             path: path.into(),
             span: Span::file_start(),
@@ -98,16 +102,17 @@ mod tests {
             related: Vec::new(),
             new: None,
             fingerprint: fingerprint.into(),
+            fix: None,
         }
     }
 
     #[test]
     fn repeated_fingerprints_are_made_unique_and_stay_stable() {
         let diags = [
-            diag("a", "x", "f1"),
-            diag("a", "x", "f1"),
-            diag("b", "y", "f2"),
-            diag("a", "x", "f1"),
+            diag("empty-file", "x", "f1"),
+            diag("empty-file", "x", "f1"),
+            diag("yaml-syntax", "y", "f2"),
+            diag("empty-file", "x", "f1"),
         ];
         let fps = unique_fingerprints(&diags);
         assert_eq!(fps[0], "f1");

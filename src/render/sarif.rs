@@ -17,6 +17,7 @@
 
 use crate::diagnostic::{Diagnostic, Origin, Related, Severity, line_col};
 use crate::engine::Report;
+use crate::rules::RuleMeta;
 use serde_json::{Map, Value, json};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -25,23 +26,19 @@ const ROOT: &str = "SRCROOT";
 
 pub fn render(report: &Report) -> String {
     // The rules the results refer to, in catalogue order.
-    let mut used: Vec<&'static str> = crate::rules::ids()
-        .filter(|id| report.diagnostics.iter().any(|d| d.rule == *id))
+    let used: Vec<&'static RuleMeta> = crate::rules::REGISTRY
+        .iter()
+        .map(|r| r.meta())
+        .filter(|m| report.diagnostics.iter().any(|d| d.rule == *m))
         .collect();
-    // A finding of a rule missing from the registry cannot happen, but must not vanish either.
-    for d in &report.diagnostics {
-        if !used.contains(&d.rule) {
-            used.push(d.rule);
-        }
-    }
-    let rules: Vec<Value> = used.iter().map(|id| rule(id)).collect();
+    let rules: Vec<Value> = used.iter().map(|m| rule(m)).collect();
     let fingerprints = super::unique_fingerprints(&report.diagnostics);
     let results: Vec<Value> = report
         .diagnostics
         .iter()
         .zip(&fingerprints)
         .map(|(d, fp)| {
-            let index = used.iter().position(|id| *id == d.rule).unwrap_or(0);
+            let index = used.iter().position(|m| *m == d.rule).unwrap_or(0);
             result(d, index, fp)
         })
         .collect();
@@ -81,26 +78,21 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn rule(id: &str) -> Value {
+fn rule(m: &RuleMeta) -> Value {
     let mut o = Map::new();
-    o.insert("id".into(), json!(id));
-    let meta = crate::rules::find(id).map(|r| r.meta());
-    if let Some(m) = meta {
-        o.insert("shortDescription".into(), json!({"text": m.summary}));
-    }
-    if let Some(doc) = crate::rules::doc(id) {
+    o.insert("id".into(), json!(m.id));
+    o.insert("shortDescription".into(), json!({"text": m.summary}));
+    if let Some(doc) = crate::rules::doc(m.id) {
         if let Some(what) = first_paragraph(doc, "## What it does") {
             o.insert("fullDescription".into(), json!({"text": what}));
         }
         o.insert("help".into(), json!({"text": doc, "markdown": doc}));
     }
-    if let Some(m) = meta {
-        o.insert(
-            "defaultConfiguration".into(),
-            json!({"level": level(m.severity)}),
-        );
-        o.insert("properties".into(), json!({"fixable": m.fixable}));
-    }
+    o.insert(
+        "defaultConfiguration".into(),
+        json!({"level": level(m.severity)}),
+    );
+    o.insert("properties".into(), json!({"fixable": m.fixable}));
     Value::Object(o)
 }
 

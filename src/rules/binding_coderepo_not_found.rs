@@ -32,7 +32,7 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         let refs = super::References {
-            rule: META.id,
+            rule: &META,
             from: Kind::CodeRepoBinding,
             to: Kind::CodeRepo,
             what: "code repo",

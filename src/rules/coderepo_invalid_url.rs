@@ -74,7 +74,7 @@ impl Rule for Check {
                     .unwrap_or_else(|| "use the SSH form `git@host:group/project.git`".into());
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         url,
                         format!(

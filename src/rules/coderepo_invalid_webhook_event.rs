@@ -58,7 +58,7 @@ impl Rule for Check {
                         .unwrap_or_else(|| format!("GitLab's events are {}", EVENTS.join(", ")));
                     out.push(
                         Finding::at(
-                            META.id,
+                            &META,
                             r,
                             e,
                             format!("`{}` is not a GitLab webhook event", e.value),

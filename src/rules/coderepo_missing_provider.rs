@@ -56,7 +56,7 @@ impl Rule for Check {
                     .join(" and ");
                 out.push(
                     Finding::new(
-                        META.id,
+                        &META,
                         r.file,
                         r.spec_span,
                         "/spec",

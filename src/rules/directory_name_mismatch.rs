@@ -64,7 +64,7 @@ impl Rule for Check {
                 let top = r.kind.layout().0;
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         at,
                         format!("{what} does not match its folder `{top}/{folder}/`"),

@@ -56,7 +56,7 @@ impl Rule for Check {
                 (u, _) => format!("a `{u}` cluster"),
             };
             out.push(
-                Finding::at(META.id, r, env_ref, format!("environment `{}` is on cluster `{}`, which is {what}, not a deployment cluster", env_ref.value, c.name))
+                Finding::at(&META, r, env_ref, format!("environment `{}` is on cluster `{}`, which is {what}, not a deployment cluster", env_ref.value, c.name))
                     .help("deploy to an environment whose cluster has `usage: worker` and `workerType: deployment`")
                     .related(&ctx.model.paths[env.file as usize], cluster_ref.span, format!("environment `{}` uses cluster `{}`", env_ref.value, c.name))
                     .related(&std::sync::Arc::from(c.path.as_str()), c.name_span, "the cluster is defined here"),

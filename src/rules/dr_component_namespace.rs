@@ -44,7 +44,7 @@ impl Rule for Check {
                     c.component_namespaces.iter().find(|(n, _)| *n == ns.value)
                 {
                     out.push(
-                        Finding::at(META.id, r, ns, format!("deployment runtime can not use component namespace `{}` (the `{component}` component of cluster `{}`)", ns.value, c.name))
+                        Finding::at(&META, r, ns, format!("deployment runtime can not use component namespace `{}` (the `{component}` component of cluster `{}`)", ns.value, c.name))
                             .help("deploy into a namespace of your own")
                             .related(&std::sync::Arc::from(c.path.as_str()), c.name_span, format!("cluster `{}`", c.name)),
                     );

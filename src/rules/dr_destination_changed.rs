@@ -69,7 +69,7 @@ impl Rule for Check {
                 )
             };
             out.push(
-                Finding::at(META.id, r, env, format!("the deployed environment cannot be changed: runtime `{}` moves from `{}` to `{}`", r.name.value, old_env.value, env.value))
+                Finding::at(&META, r, env, format!("the deployed environment cannot be changed: runtime `{}` moves from `{}` to `{}`", r.name.value, old_env.value, env.value))
                     .help(help)
                     .related_base(&base.paths[old.file as usize], old_env.span, "the environment in the base revision"),
             );

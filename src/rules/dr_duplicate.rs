@@ -56,7 +56,7 @@ impl Rule for Check {
                 }
                 Some(first) => {
                     let mut f = crate::diagnostic::Finding::new(
-                        META.id,
+                        &META,
                         r.file,
                         d.manifest_span,
                         "/spec/manifestSource",

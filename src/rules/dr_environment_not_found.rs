@@ -33,7 +33,7 @@ impl Rule for Check {
 
     fn check_tree(&self, ctx: &TreeCtx<'_>, out: &mut Vec<Finding>) {
         let refs = super::References {
-            rule: META.id,
+            rule: &META,
             from: Kind::DeploymentRuntime,
             to: Kind::Environment,
             what: "environment",

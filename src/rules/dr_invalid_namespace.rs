@@ -42,7 +42,7 @@ impl Rule for Check {
                 let name = &r.name.value;
                 if super::is_dns1123_subdomain(name) && !super::is_dns1123_label(name) {
                     out.push(
-                        Finding::at(META.id, r, &r.name, format!("the default namespace, the runtime's name `{name}`, is not a valid namespace (DNS-1123 label, at most 63 characters)"))
+                        Finding::at(&META, r, &r.name, format!("the default namespace, the runtime's name `{name}`, is not a valid namespace (DNS-1123 label, at most 63 characters)"))
                             .help("list a valid namespace under `destination.namespaces`"),
                     );
                 }
@@ -56,7 +56,7 @@ impl Rule for Check {
                     } else {
                         "use lower case letters, digits and `-`, at most 63 characters".into()
                     };
-                    out.push(Finding::at(META.id, r, ns, format!("`{}` is not a valid namespace (DNS-1123 label, at most 63 characters)", ns.value)).help(help));
+                    out.push(Finding::at(&META, r, ns, format!("`{}` is not a valid namespace (DNS-1123 label, at most 63 characters)", ns.value)).help(help));
                 }
             }
         }

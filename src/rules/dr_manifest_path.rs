@@ -71,7 +71,7 @@ impl Rule for Check {
             if let Some(why) = problem(&path.value) {
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         path,
                         format!("manifest path `{}` {why}", path.value),

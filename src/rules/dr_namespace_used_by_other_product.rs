@@ -84,7 +84,7 @@ impl Rule for Check {
                 // The message names one product (the first by id) and no count, so its
                 // fingerprint stays when other products come and go.
                 let mut f = Finding::at(
-                    META.id,
+                    &META,
                     r,
                     ns,
                     format!(

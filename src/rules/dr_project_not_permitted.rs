@@ -47,7 +47,7 @@ impl Rule for Check {
                 if perms.check(&p.value, &repo.value, product) == Verdict::Denied {
                     out.push(
                         Finding::at(
-                            META.id,
+                            &META,
                             r,
                             p,
                             format!(

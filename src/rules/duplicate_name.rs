@@ -39,7 +39,7 @@ impl Rule for Check {
             if first.file != r.file {
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         &r.name,
                         format!("another {} is already named `{}`", r.kind, r.name.value),

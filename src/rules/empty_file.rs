@@ -43,7 +43,7 @@ impl Rule for Check {
             };
             out.push(
                 Finding::new(
-                    META.id,
+                    &META,
                     ctx.file,
                     Span::file_start(),
                     "",

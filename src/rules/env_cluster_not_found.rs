@@ -50,7 +50,7 @@ impl Rule for Check {
                     });
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         c,
                         format!("cluster `{}` does not exist", c.value),

@@ -49,7 +49,7 @@ impl Rule for Check {
                         .expect("stored with its cluster");
                     out.push(
                         Finding::at(
-                            META.id,
+                            &META,
                             r,
                             c,
                             format!(

@@ -66,7 +66,7 @@ impl Rule for Check {
             if owners.is_empty() {
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         first,
                         &first.name,
                         format!("`{top}/{folder}/` holds no {kind}; the layout gives each folder one"),
@@ -83,7 +83,7 @@ impl Rule for Check {
             for extra in &owners[1..] {
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         extra,
                         &extra.name,
                         format!(

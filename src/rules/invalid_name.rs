@@ -45,7 +45,7 @@ impl Rule for Check {
                 };
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         &r.name,
                         format!("`{name}` is not a valid Kubernetes name (DNS-1123 subdomain)"),
@@ -58,7 +58,7 @@ impl Rule for Check {
                     .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             {
                 out.push(
-                    Finding::at(META.id, r, &r.name, format!("the code repo name `{name}` is illegal: it must be `repo-<GitLab project id>`"))
+                    Finding::at(&META, r, &r.name, format!("the code repo name `{name}` is illegal: it must be `repo-<GitLab project id>`"))
                         .help("name the CodeRepo (and its folder) after the GitLab project id, e.g. `repo-42`"),
                 );
             }

@@ -46,7 +46,7 @@ impl Rule for Check {
         };
         let span = root.pointer_span("/kind").unwrap_or(root.span);
         let mut f = Finding::new(
-            META.id,
+            &META,
             ctx.file,
             span,
             "/kind",

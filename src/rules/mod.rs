@@ -1,6 +1,12 @@
 //! The rule catalogue. One file per rule; its module doc comment is what `explain` prints (the
-//! build script collects them). Adding a rule: a file here, a line in [`REGISTRY`], a fixture in
-//! `fixtures/invalid/<id>/`.
+//! build script collects them). Adding a rule: a file here, a line in the `catalogue!` list, a
+//! fixture in `fixtures/invalid/<id>/` (ARCHITECTURE.md, "Adding a rule").
+//!
+//! A rule's identity is its `&'static RuleMeta`: findings, diagnostics, levels and suppressions
+//! carry it, not a string. Only a rule module can make a `RuleMeta` (its `_sealed` field is private
+//! to this module and its children), and a rule module exists only through the `catalogue!`
+//! list, which also builds [`REGISTRY`]: a finding of a rule the engine does not know cannot be
+//! written.
 
 use crate::diagnostic::{Finding, Severity};
 use crate::model::{Cluster, Kind, Model, Resource};
@@ -19,56 +25,83 @@ macro_rules! meta {
             summary: $summary,
             needs: $crate::rules::Needs::$needs,
             fixable: $fixable,
+            _sealed: (),
         };
         pub struct Check;
     };
 }
 pub(crate) use meta;
 
-mod binding_coderepo_not_found;
-mod binding_project_not_found;
-mod coderepo_invalid_url;
-mod coderepo_invalid_webhook_event;
-mod coderepo_missing_provider;
-mod coderepo_project_not_found;
-mod directory_name_mismatch;
-mod dr_cluster_not_deployment;
-mod dr_coderepo_not_found;
-mod dr_component_namespace;
-mod dr_destination_changed;
-mod dr_duplicate;
-mod dr_environment_not_found;
-mod dr_invalid_namespace;
-mod dr_legacy_destination;
-mod dr_manifest_path;
-mod dr_namespace_used_by_other_product;
-mod dr_project_not_found;
-mod dr_project_not_permitted;
-mod duplicate_name;
-mod empty_file;
-mod env_cluster_not_found;
-mod env_duplicate_cluster;
-mod folder_count;
-mod invalid_name;
-mod invalid_suppression;
-mod misplaced_resource;
-mod multiple_documents;
-mod ppr_coderepo_not_found;
-mod ppr_coderepo_not_permitted;
-mod ppr_duplicate;
-mod ppr_duplicate_item;
-mod ppr_environment_not_found;
-mod ppr_project_not_found;
-mod ppr_unknown_trigger_reference;
-mod product_mismatch;
-mod schema_violation;
-mod unknown_kind;
-mod unreadable_file;
-mod yaml_1_1_ambiguity;
-mod yaml_duplicate_key;
-mod yaml_syntax;
+/// The one list of rules: declares each rule's module and builds [`REGISTRY`] in this order.
+macro_rules! catalogue {
+    ($($rule:ident),* $(,)?) => {
+        $(pub(crate) mod $rule;)*
+
+        /// Every rule, in catalogue order.
+        pub static REGISTRY: &[&dyn Rule] = &[$(&$rule::Check),*];
+
+        /// One test per rule: its fixture, in-process.
+        #[cfg(test)]
+        mod fixtures {
+            $(
+                #[test]
+                fn $rule() {
+                    super::fixture_tests::check(&super::$rule::META);
+                }
+            )*
+        }
+    };
+}
+
+catalogue! {
+    unreadable_file,
+    yaml_syntax,
+    yaml_duplicate_key,
+    empty_file,
+    multiple_documents,
+    unknown_kind,
+    misplaced_resource,
+    directory_name_mismatch,
+    folder_count,
+    duplicate_name,
+    schema_violation,
+    invalid_name,
+    yaml_1_1_ambiguity,
+    invalid_suppression,
+    product_mismatch,
+    dr_legacy_destination,
+    dr_environment_not_found,
+    dr_coderepo_not_found,
+    dr_project_not_found,
+    dr_project_not_permitted,
+    dr_duplicate,
+    dr_invalid_namespace,
+    dr_manifest_path,
+    dr_cluster_not_deployment,
+    dr_component_namespace,
+    dr_namespace_used_by_other_product,
+    dr_destination_changed,
+    env_cluster_not_found,
+    env_duplicate_cluster,
+    coderepo_project_not_found,
+    coderepo_invalid_webhook_event,
+    coderepo_invalid_url,
+    coderepo_missing_provider,
+    binding_coderepo_not_found,
+    binding_project_not_found,
+    ppr_project_not_found,
+    ppr_environment_not_found,
+    ppr_coderepo_not_found,
+    ppr_coderepo_not_permitted,
+    ppr_duplicate_item,
+    ppr_unknown_trigger_reference,
+    ppr_duplicate,
+}
 
 pub mod permission;
+
+#[cfg(test)]
+mod fixture_tests;
 
 /// What a rule needs beyond the tree itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +115,10 @@ pub enum Needs {
     Base,
 }
 
+/// A rule's identity and metadata. Compared, hashed and ordered by id (ids are unique), so the
+/// output's order by rule is the order of the ids.
 #[derive(Debug)]
+#[expect(clippy::manual_non_exhaustive)]
 pub struct RuleMeta {
     pub id: &'static str,
     pub severity: Severity,
@@ -90,6 +126,55 @@ pub struct RuleMeta {
     pub needs: Needs,
     /// Whether `--fix` can repair it.
     pub fixable: bool,
+    /// Keeps the construction of a `RuleMeta` to the rule modules (see the module doc); not
+    /// `#[non_exhaustive]`, which would only keep it to this crate.
+    _sealed: (),
+}
+
+impl RuleMeta {
+    /// The rule's documentation, from its module doc comment.
+    pub fn doc(&self) -> &'static str {
+        doc(self.id).unwrap_or_default()
+    }
+}
+
+impl PartialEq for RuleMeta {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for RuleMeta {}
+
+impl std::hash::Hash for RuleMeta {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl PartialOrd for RuleMeta {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RuleMeta {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id.cmp(other.id)
+    }
+}
+
+/// A rule is written out as its id.
+impl serde::Serialize for RuleMeta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id)
+    }
+}
+
+impl std::fmt::Display for RuleMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id)
+    }
 }
 
 /// A file on its own, while its YAML tree is still alive.
@@ -104,6 +189,7 @@ pub struct FileCtx<'a> {
     pub resource: Option<&'a Resource>,
     pub schema_errors: &'a [crate::schema::SchemaError],
     pub strict: bool,
+    pub nautes_version: Option<(u32, u32, u32)>,
 }
 
 /// The whole tree, after every file was parsed.
@@ -126,54 +212,9 @@ pub trait Rule: Sync {
     fn check_tree(&self, _ctx: &TreeCtx<'_>, _out: &mut Vec<Finding>) {}
 }
 
-/// Every rule, in catalogue order.
-pub static REGISTRY: &[&dyn Rule] = &[
-    &unreadable_file::Check,
-    &yaml_syntax::Check,
-    &yaml_duplicate_key::Check,
-    &empty_file::Check,
-    &multiple_documents::Check,
-    &unknown_kind::Check,
-    &misplaced_resource::Check,
-    &directory_name_mismatch::Check,
-    &folder_count::Check,
-    &duplicate_name::Check,
-    &schema_violation::Check,
-    &invalid_name::Check,
-    &yaml_1_1_ambiguity::Check,
-    &invalid_suppression::Check,
-    &product_mismatch::Check,
-    &dr_legacy_destination::Check,
-    &dr_environment_not_found::Check,
-    &dr_coderepo_not_found::Check,
-    &dr_project_not_found::Check,
-    &dr_project_not_permitted::Check,
-    &dr_duplicate::Check,
-    &dr_invalid_namespace::Check,
-    &dr_manifest_path::Check,
-    &dr_cluster_not_deployment::Check,
-    &dr_component_namespace::Check,
-    &dr_namespace_used_by_other_product::Check,
-    &dr_destination_changed::Check,
-    &env_cluster_not_found::Check,
-    &env_duplicate_cluster::Check,
-    &coderepo_project_not_found::Check,
-    &coderepo_invalid_webhook_event::Check,
-    &coderepo_invalid_url::Check,
-    &coderepo_missing_provider::Check,
-    &binding_coderepo_not_found::Check,
-    &binding_project_not_found::Check,
-    &ppr_project_not_found::Check,
-    &ppr_environment_not_found::Check,
-    &ppr_coderepo_not_found::Check,
-    &ppr_coderepo_not_permitted::Check,
-    &ppr_duplicate_item::Check,
-    &ppr_unknown_trigger_reference::Check,
-    &ppr_duplicate::Check,
-];
-
-pub fn find(id: &str) -> Option<&'static dyn Rule> {
-    REGISTRY.iter().copied().find(|r| r.meta().id == id)
+/// The rule with this id (a user's word: `explain`, `rules:` of the config, an ignore annotation).
+pub fn find(id: &str) -> Option<&'static RuleMeta> {
+    REGISTRY.iter().map(|r| r.meta()).find(|m| m.id == id)
 }
 
 pub fn ids() -> impl Iterator<Item = &'static str> {
@@ -198,7 +239,7 @@ pub fn did_you_mean(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
 /// What a `*-not-found` rule checks: the references of resources of kind `from` to resources of
 /// kind `to`, each of which must exist.
 pub struct References {
-    pub rule: &'static str,
+    pub rule: &'static RuleMeta,
     pub from: Kind,
     pub to: Kind,
     /// The target in words, for the message ("environment").
@@ -268,7 +309,7 @@ fn by_repo_name(model: &Model, kind: Kind, wrong: &str) -> Option<String> {
 /// A reference of `from` to a `kind` named `name` that does not exist: the finding, with a
 /// "did you mean" when a close name exists, and the deleted resource when the base revision had it.
 pub fn not_found(
-    rule: &'static str,
+    rule: &'static RuleMeta,
     ctx: &TreeCtx<'_>,
     from: &Resource,
     at: &crate::model::SpStr,

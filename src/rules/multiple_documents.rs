@@ -37,7 +37,7 @@ impl Rule for Check {
         if docs.len() > 1 {
             out.push(
                 Finding::new(
-                    META.id,
+                    &META,
                     ctx.file,
                     docs[1].start,
                     "",

@@ -59,7 +59,7 @@ impl Rule for Check {
                     continue;
                 }
                 let mut f = Finding::at(
-                    META.id,
+                    &META,
                     r,
                     repo,
                     format!(

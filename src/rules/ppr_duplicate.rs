@@ -53,7 +53,7 @@ impl Rule for Check {
                                 .and_then(|f| f.pipeline_source.as_ref())
                                 .expect("stored with its source");
                             out.push(
-                                Finding::at(META.id, r, source, format!("pipeline runtime `{}` runs pipeline `{}` from `{}` in the same destination as `{}`", r.name.value, path.value, source.value, first.name.value))
+                                Finding::at(&META, r, source, format!("pipeline runtime `{}` runs pipeline `{}` from `{}` in the same destination as `{}`", r.name.value, path.value, source.value, first.name.value))
                                     .help("delete the copy, or give it another destination or pipeline path")
                                     .related(&ctx.model.paths[first.file as usize], fs.span, format!("pipeline runtime `{}`", first.name.value)),
                             );

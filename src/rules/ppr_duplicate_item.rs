@@ -40,7 +40,7 @@ impl Rule for Check {
             let mut report = |what: &str, dup: &SpStr, first: Span| {
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         dup,
                         format!("{what} `{}` is duplicate", dup.value),
@@ -75,7 +75,7 @@ impl Rule for Check {
                 if let Some(first) = triggers.get(&key) {
                     out.push(
                         Finding::new(
-                            META.id,
+                            &META,
                             r.file,
                             t.span,
                             t.pointer.to_string(),

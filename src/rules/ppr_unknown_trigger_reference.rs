@@ -62,7 +62,7 @@ impl Rule for Check {
                             });
                         out.push(
                             Finding::at(
-                                META.id,
+                                &META,
                                 r,
                                 at,
                                 format!("found non-existent {what} `{}` in trigger", at.value),

@@ -39,7 +39,7 @@ impl Rule for Check {
             {
                 out.push(
                     Finding::at(
-                        META.id,
+                        &META,
                         r,
                         p,
                         format!(

@@ -44,7 +44,7 @@ impl Rule for Check {
             }
             let span = root.pointer_span(&e.pointer).unwrap_or(root.span);
             let mut f = Finding::new(
-                META.id,
+                &META,
                 ctx.file,
                 span,
                 e.pointer.clone(),

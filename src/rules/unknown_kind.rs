@@ -38,7 +38,7 @@ impl Rule for Check {
         if root.as_map().is_none() {
             out.push(
                 Finding::new(
-                    META.id,
+                    &META,
                     ctx.file,
                     root.finding_span(None),
                     "",
@@ -52,7 +52,7 @@ impl Rule for Check {
         match root.entry("kind") {
             None => out.push(
                 Finding::new(
-                    META.id,
+                    &META,
                     ctx.file,
                     root.finding_span(None),
                     "/kind",
@@ -73,7 +73,7 @@ impl Rule for Check {
                         });
                     out.push(
                         Finding::new(
-                            META.id,
+                            &META,
                             ctx.file,
                             e.value.finding_span(Some(e.key_span)),
                             "/kind",
@@ -88,7 +88,7 @@ impl Rule for Check {
         match root.entry("apiVersion") {
             None => out.push(
                 Finding::new(
-                    META.id,
+                    &META,
                     ctx.file,
                     root.finding_span(None),
                     "/apiVersion",
@@ -98,7 +98,7 @@ impl Rule for Check {
             ),
             Some(e) if e.value.as_str() != Some(API_VERSION) => out.push(
                 Finding::new(
-                    META.id,
+                    &META,
                     ctx.file,
                     e.value.finding_span(Some(e.key_span)),
                     "/apiVersion",

@@ -18,6 +18,7 @@
 //! The engine emits this finding itself while reading the tree.
 
 use super::{Rule, RuleMeta};
+use crate::diagnostic::Finding;
 
 super::meta!(
     "unreadable-file",
@@ -30,4 +31,15 @@ impl Rule for Check {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
+}
+
+/// The finding for file `file` at `path`, which cannot be read for the reason `problem`.
+pub fn finding(file: u32, path: &str, problem: &str) -> Finding {
+    Finding::new(
+        &META,
+        file,
+        crate::yaml::Span::file_start(),
+        "",
+        format!("`{path}` {problem}"),
+    )
 }

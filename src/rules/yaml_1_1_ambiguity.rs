@@ -19,7 +19,7 @@
 //! tool (and the schema) already reads.
 
 use super::{FileCtx, Rule, RuleMeta};
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Finding, Fix};
 use crate::schema::SchemaErrorKind;
 use crate::yaml::{Node, NodeKind, Scalar, Style, yaml11_reading};
 use std::collections::HashSet;
@@ -103,15 +103,34 @@ fn finding(
     reading: &str,
 ) -> Finding {
     let mut f = Finding::new(
-        META.id,
+        &META,
         ctx.file,
         span,
         pointer,
         format!("`{text}` is read as {reading} by Kubernetes' YAML 1.1 decoder, not as the string it looks like"),
     )
-    .help(format!("quote it: \"{text}\""));
+    .help(format!("quote it: \"{text}\""))
+    .fix(ctx.root.and_then(|root| fix(ctx.text, root, pointer, span)));
     if let Some(r) = ctx.resource {
         f = f.resource(r);
     }
     f
+}
+
+/// `envType: yes` -> `envType: "yes"`.
+fn fix(text: &str, root: &Node, pointer: &str, span: crate::yaml::Span) -> Option<Fix> {
+    let (_, range, style) = crate::fix::scalar_at(text, root, pointer, span)?;
+    if style != Style::Plain {
+        return None;
+    }
+    let value = &text[range.clone()];
+    // The values this rule flags are words and numbers; anything that would need escaping is not
+    // what the finding was about.
+    if value.contains(['"', '\\']) || value.chars().any(char::is_control) {
+        return None;
+    }
+    Some(Fix {
+        range,
+        replacement: format!("\"{value}\""),
+    })
 }

@@ -48,7 +48,7 @@ impl Rule for Check {
                 let path: std::sync::Arc<str> = ctx.path.into();
                 out.push(
                     Finding::new(
-                        META.id,
+                        &META,
                         ctx.file,
                         *second,
                         match *nth {

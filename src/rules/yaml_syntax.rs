@@ -31,10 +31,23 @@ impl Rule for Check {
         for issue in &ctx.parsed.issues {
             if let YamlIssue::Syntax { span, message } = issue {
                 out.push(
-                    Finding::new(META.id, ctx.file, *span, "", format!("invalid YAML: {message}"))
+                    Finding::new(&META, ctx.file, *span, "", format!("invalid YAML: {message}"))
                         .help("fix the YAML at this position; Nautes refuses to load the repository until every file parses"),
                 );
             }
         }
     }
+}
+
+/// The finding for file `file`, whose bytes are not UTF-8 from offset `valid_up_to` on (the
+/// engine decodes the text before any rule sees it).
+pub fn not_utf8(file: u32, valid_up_to: usize) -> Finding {
+    Finding::new(
+        &META,
+        file,
+        crate::yaml::Span::file_start(),
+        "",
+        format!("the file is not UTF-8 text (invalid byte at offset {valid_up_to}); is it binary?"),
+    )
+    .help("Nautes resources are UTF-8 YAML; remove the file or move it out of the layout folders")
 }

@@ -57,6 +57,10 @@ pub struct ServeConfig {
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
     pub yaml: YamlLimits,
+    /// Review threads on merge requests.
+    pub threads: ThreadSettings,
+    /// The sweep that finds commits whose delivery was missed.
+    pub catch_up: CatchUp,
     /// The tenant context: clusters from the tenant repository, the namespace index, and the
     /// token of `GET /api/v1/context`.
     pub tenant: TenantSettings,
@@ -93,6 +97,48 @@ impl Default for TenantSettings {
             group: None,
             archives_per_minute: 0,
             context_token: None,
+        }
+    }
+}
+
+/// Review threads on merge requests: `--mr-threads` (a repository's `mrThreads:` wins) and
+/// `--mr-threads-max`.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadSettings {
+    pub mode: crate::config::ThreadMode,
+    /// New threads one push may open; the rest are counted in the summary note.
+    pub max_new: usize,
+}
+
+impl Default for ThreadSettings {
+    fn default() -> Self {
+        ThreadSettings {
+            mode: crate::config::ThreadMode::Added,
+            max_new: 20,
+        }
+    }
+}
+
+/// The catch-up sweep: at start-up and then every `interval`, the open merge requests and the
+/// default-branch heads of the served projects are listed, and every head commit without a
+/// `nautes-lint` status is queued (see [`super::reconcile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUp {
+    /// None: no sweep at all (`--reconcile-interval 0`).
+    pub interval: Option<Duration>,
+    /// Projects always swept, by id or full path (`group/sub/project`), besides those in the
+    /// queue's history.
+    pub projects: Vec<String>,
+    /// Groups whose projects (subgroups included, archived ones not) are swept.
+    pub groups: Vec<String>,
+}
+
+impl Default for CatchUp {
+    fn default() -> Self {
+        CatchUp {
+            interval: Some(Duration::from_secs(600)),
+            projects: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }

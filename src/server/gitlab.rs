@@ -49,6 +49,9 @@ impl StatusState {
 /// The commit status name the service posts under.
 pub const STATUS_NAME: &str = "nautes-lint";
 
+/// Items per page of a listing: GitLab's maximum.
+const PER_PAGE: usize = 100;
+
 #[derive(Debug, Deserialize)]
 pub struct Note {
     pub id: i64,
@@ -60,6 +63,67 @@ pub struct Note {
 #[derive(Debug, Deserialize)]
 pub struct User {
     pub id: i64,
+}
+
+/// A diff version of a merge request (`GET .../merge_requests/:iid/versions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiffVersion {
+    pub head_commit_sha: String,
+    pub base_commit_sha: String,
+    pub start_commit_sha: String,
+}
+
+/// One changed file of a merge request (`GET .../merge_requests/:iid/diffs`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiffFile {
+    pub old_path: String,
+    pub new_path: String,
+    #[serde(default)]
+    pub diff: String,
+    #[serde(default)]
+    pub new_file: bool,
+    #[serde(default)]
+    pub deleted_file: bool,
+}
+
+/// A merge request's discussion (`GET .../merge_requests/:iid/discussions`).
+#[derive(Debug, Deserialize)]
+pub struct Discussion {
+    pub id: String,
+    #[serde(default)]
+    pub notes: Vec<DiscussionNote>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DiscussionNote {
+    pub id: i64,
+    #[serde(default)]
+    pub body: String,
+    pub author: Option<User>,
+    #[serde(default)]
+    pub resolved: bool,
+}
+
+/// Where a new thread goes on the diff (GitLab's `position` with `position_type=text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadPosition {
+    pub base_sha: String,
+    pub start_sha: String,
+    pub head_sha: String,
+    pub old_path: String,
+    pub new_path: String,
+    pub new_line: u32,
+    /// Only for an unchanged line.
+    pub old_line: Option<u32>,
+}
+
+/// What opening a thread did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewThread {
+    /// The discussion's id and its first note's id.
+    Opened { discussion: String, note: i64 },
+    /// 400: GitLab will not put a note there (a position outside the diff), with its message.
+    Refused(String),
 }
 
 /// What editing a note did.
@@ -312,7 +376,7 @@ impl GitLab {
     }
 
     /// One page (1-based, 100 notes) of an MR's notes, oldest first, and whether another page
-    /// follows (GitLab's `X-Next-Page`; without that header, a full page means "maybe").
+    /// follows.
     pub async fn notes_page(
         &self,
         project: i64,
@@ -320,11 +384,28 @@ impl GitLab {
         page: u32,
         event: Option<&str>,
     ) -> Result<(Vec<Note>, bool), CallError> {
-        const PER_PAGE: usize = 100;
-        let path = format!(
-            "/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at&per_page={PER_PAGE}&page={page}"
-        );
-        self.call("notes", || async {
+        self.list_page(
+            "notes",
+            &format!("/projects/{project}/merge_requests/{iid}/notes?sort=asc&order_by=created_at"),
+            page,
+            event,
+        )
+        .await
+    }
+
+    /// One page (1-based, [`PER_PAGE`] items) of a GitLab list, and whether another page
+    /// follows (GitLab's `X-Next-Page`; without that header, a full page means "maybe").
+    /// `path` may hold a query already.
+    pub async fn list_page<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        page: u32,
+        event: Option<&str>,
+    ) -> Result<(Vec<T>, bool), CallError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let path = format!("{path}{sep}per_page={PER_PAGE}&page={page}");
+        self.call(endpoint, || async {
             let resp = self
                 .request(reqwest::Method::GET, &path, event)
                 .send()
@@ -335,13 +416,13 @@ impl GitLab {
                         .headers()
                         .get("x-next-page")
                         .map(|v| !v.as_bytes().trim_ascii().is_empty());
-                    match r.json::<Vec<Note>>().await {
+                    match r.json::<Vec<T>>().await {
                         Ok(v) => {
                             let more = next.unwrap_or(v.len() >= PER_PAGE);
                             Attempt::Done((v, more))
                         }
                         // A proxy's error page or a cut-off answer: worth another read.
-                        Err(e) => Attempt::Again(None, format!("unexpected notes list: {e}")),
+                        Err(e) => Attempt::Again(None, format!("unexpected {endpoint} list: {e}")),
                     }
                 }
                 Err(a) => a.map_never(),
@@ -438,6 +519,161 @@ impl GitLab {
         Ok(p.default_branch.filter(|b| !b.is_empty()))
     }
 
+    /// The project's web address (`https://gitlab.example.com/group/project`).
+    pub async fn web_url(&self, project: i64, event: Option<&str>) -> Result<String, CallError> {
+        #[derive(Deserialize)]
+        struct Project {
+            web_url: String,
+        }
+        let p: Project = self
+            .get_json("projects", &format!("/projects/{project}"), event)
+            .await?;
+        Ok(p.web_url)
+    }
+
+    /// The merge request's latest diff version (GitLab lists the newest first); None before
+    /// GitLab has computed one.
+    pub async fn latest_version(
+        &self,
+        project: i64,
+        iid: i64,
+        event: Option<&str>,
+    ) -> Result<Option<DiffVersion>, CallError> {
+        let path = format!("/projects/{project}/merge_requests/{iid}/versions");
+        let (versions, _) = self
+            .list_page::<DiffVersion>("versions", &path, 1, event)
+            .await?;
+        Ok(versions.into_iter().next())
+    }
+
+    /// One page of the merge request's changed files, and whether another follows.
+    pub async fn diffs_page(
+        &self,
+        project: i64,
+        iid: i64,
+        page: u32,
+        event: Option<&str>,
+    ) -> Result<(Vec<DiffFile>, bool), CallError> {
+        let path = format!("/projects/{project}/merge_requests/{iid}/diffs");
+        self.list_page("diffs", &path, page, event).await
+    }
+
+    /// One page of the merge request's discussions, and whether another follows.
+    pub async fn discussions_page(
+        &self,
+        project: i64,
+        iid: i64,
+        page: u32,
+        event: Option<&str>,
+    ) -> Result<(Vec<Discussion>, bool), CallError> {
+        let path = format!("/projects/{project}/merge_requests/{iid}/discussions");
+        self.list_page("discussions", &path, page, event).await
+    }
+
+    /// Opens a resolvable thread on a line of the merge request's diff.
+    pub async fn create_thread(
+        &self,
+        project: i64,
+        iid: i64,
+        body: &str,
+        at: &ThreadPosition,
+        event: Option<&str>,
+    ) -> Result<NewThread, CallError> {
+        let path = format!("/projects/{project}/merge_requests/{iid}/discussions");
+        let mut position = serde_json::json!({
+            "position_type": "text",
+            "base_sha": at.base_sha,
+            "start_sha": at.start_sha,
+            "head_sha": at.head_sha,
+            "old_path": at.old_path,
+            "new_path": at.new_path,
+            "new_line": at.new_line,
+        });
+        if let Some(old) = at.old_line {
+            position["old_line"] = old.into();
+        }
+        let payload = serde_json::json!({ "body": body, "position": position });
+        self.call("discussions", || async {
+            let resp = self
+                .request(reqwest::Method::POST, &path, event)
+                .json(&payload)
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status() == reqwest::StatusCode::BAD_REQUEST => {
+                    let text = r.text().await.unwrap_or_default();
+                    Attempt::Done(NewThread::Refused(truncate_chars(text.trim(), 300)))
+                }
+                other => match classify(other).await {
+                    Ok(r) => match r.json::<Discussion>().await {
+                        Ok(d) => match d.notes.first() {
+                            Some(n) => Attempt::Done(NewThread::Opened {
+                                note: n.id,
+                                discussion: d.id,
+                            }),
+                            None => Attempt::Final("the new discussion has no note".into()),
+                        },
+                        Err(e) => Attempt::Final(format!("unexpected discussion: {e}")),
+                    },
+                    Err(a) => a.map_never(),
+                },
+            }
+        })
+        .await
+    }
+
+    /// Resolves (`true`) or reopens (`false`) a thread.
+    pub async fn resolve_thread(
+        &self,
+        project: i64,
+        iid: i64,
+        discussion: &str,
+        resolved: bool,
+        event: Option<&str>,
+    ) -> Result<(), CallError> {
+        let path = format!(
+            "/projects/{project}/merge_requests/{iid}/discussions/{}?resolved={resolved}",
+            enc(discussion)
+        );
+        self.call("discussions", || async {
+            let resp = self
+                .request(reqwest::Method::PUT, &path, event)
+                .send()
+                .await;
+            classify(resp)
+                .await
+                .map_or_else(Attempt::map_never, |_| Attempt::Done(()))
+        })
+        .await
+    }
+
+    /// Adds a reply to a thread.
+    pub async fn reply(
+        &self,
+        project: i64,
+        iid: i64,
+        discussion: &str,
+        body: &str,
+        event: Option<&str>,
+    ) -> Result<(), CallError> {
+        let path = format!(
+            "/projects/{project}/merge_requests/{iid}/discussions/{}/notes",
+            enc(discussion)
+        );
+        let payload = serde_json::json!({ "body": body });
+        self.call("discussions", || async {
+            let resp = self
+                .request(reqwest::Method::POST, &path, event)
+                .json(&payload)
+                .send()
+                .await;
+            classify(resp)
+                .await
+                .map_or_else(Attempt::map_never, |_| Attempt::Done(()))
+        })
+        .await
+    }
+
     /// The merge base of two revisions. `Ok(None)` when GitLab has none: unrelated histories
     /// (404) or a revision it does not know (400).
     pub async fn merge_base(
@@ -481,7 +717,7 @@ impl GitLab {
     }
 
     /// A GET whose answer is one JSON object.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -566,42 +802,22 @@ impl GitLab {
         .await
     }
 
-    /// One page (1-based, 100 projects) of the projects whose name matches `search`, and the
-    /// next page (GitLab's `X-Next-Page`, empty on the last one).
+    /// One page (1-based) of the projects whose name matches `search`, and whether another
+    /// page follows ([`GitLab::list_page`]).
     pub async fn projects_page(
         &self,
         listing: Listing<'_>,
         search: &str,
         page: u32,
-    ) -> Result<(Vec<ProjectInfo>, Option<u32>), CallError> {
-        let query = format!(
-            "search={}&simple=true&per_page=100&page={page}",
-            enc(search)
-        );
+    ) -> Result<(Vec<ProjectInfo>, bool), CallError> {
+        let query = format!("search={}&simple=true", enc(search));
         let path = match listing {
             Listing::All => format!("/projects?{query}"),
             Listing::Group(g) => {
                 format!("/groups/{}/projects?{query}&include_subgroups=true", enc(g))
             }
         };
-        self.call("projects", || async {
-            let resp = self.request(reqwest::Method::GET, &path, None).send().await;
-            match classify(resp).await {
-                Ok(r) => {
-                    let next = r
-                        .headers()
-                        .get("x-next-page")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u32>().ok());
-                    match r.json::<Vec<ProjectInfo>>().await {
-                        Ok(v) => Attempt::Done((v, next)),
-                        Err(e) => Attempt::Again(None, format!("unexpected project list: {e}")),
-                    }
-                }
-                Err(a) => a.map_never(),
-            }
-        })
-        .await
+        self.list_page("projects", &path, page, None).await
     }
 }
 
@@ -684,7 +900,7 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// Percent-encodes a path or query value (branch names hold `/`).
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

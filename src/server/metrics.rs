@@ -31,6 +31,12 @@ pub struct Metrics {
     archives: Mutex<BTreeMap<&'static str, u64>>,
     /// Connections answered 503 for being over `--max-connections`.
     refused_connections: AtomicU64,
+    /// Merge-request review thread actions (opened, resolved, reopened, refused, failed) -> count
+    threads: Mutex<BTreeMap<&'static str, u64>>,
+    /// Catch-up sweeps by outcome ("done", "stopped").
+    sweeps: Mutex<BTreeMap<&'static str, u64>>,
+    /// Commits the catch-up queued: each one a delivery the service missed.
+    caught_up: AtomicU64,
     /// Tenant context refreshes: (what, outcome) -> count.
     tenant: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
@@ -82,14 +88,28 @@ impl Metrics {
         self.refused_connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A review thread action: `opened`, `resolved`, `reopened`, `refused` (GitLab's 400 for
+    /// the position), `failed` (a job whose threads could not be brought up to date).
+    pub fn thread(&self, action: &'static str) {
+        bump(&self.threads, action);
+    }
+
     pub fn gitlab_error(&self, endpoint: &'static str, class: &'static str) {
         bump(&self.gitlab_errors, (endpoint, class));
     }
 
-    /// A refresh of the tenant context: `what` is `clusters` or `product`, `outcome` one of
-    /// `updated`, `unchanged`, `broken` (a file that does not parse), `error` (GitLab).
+    /// A refresh of the tenant context: `what` is `clusters`, `product` or `listing`, `outcome`
+    /// one of `updated`, `unchanged`, `broken` (files that do not load), `error` (GitLab).
     pub fn tenant(&self, what: &'static str, outcome: &'static str) {
         bump(&self.tenant, (what, outcome));
+    }
+
+    pub fn sweep(&self, outcome: &'static str) {
+        bump(&self.sweeps, outcome);
+    }
+
+    pub fn caught_up(&self) {
+        self.caught_up.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text; `queued` and `running` come from the database at scrape time.
@@ -166,6 +186,34 @@ impl Metrics {
             "nautes_lint_connections_refused_total {}",
             self.refused_connections.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP nautes_lint_mr_threads_total Merge-request review thread actions (opened, resolved, reopened, refused: a position GitLab would not take, failed: a job whose threads could not be updated).\n");
+        out.push_str("# TYPE nautes_lint_mr_threads_total counter\n");
+        for (action, n) in self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "nautes_lint_mr_threads_total{{action=\"{action}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP nautes_lint_catch_up_sweeps_total Catch-up sweeps by outcome (done, stopped: GitLab or the queue cut it short).\n");
+        out.push_str("# TYPE nautes_lint_catch_up_sweeps_total counter\n");
+        for (outcome, n) in self.sweeps.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "nautes_lint_catch_up_sweeps_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP nautes_lint_catch_up_queued_total Commits the catch-up queued: deliveries the service missed.\n");
+        out.push_str("# TYPE nautes_lint_catch_up_queued_total counter\n");
+        let _ = writeln!(
+            out,
+            "nautes_lint_catch_up_queued_total {}",
+            self.caught_up.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP nautes_lint_tenant_refresh_total Refreshes of the tenant context (clusters, product claims) by outcome.\n");
         out.push_str("# TYPE nautes_lint_tenant_refresh_total counter\n");
         for ((what, outcome), n) in self.tenant.lock().unwrap_or_else(|p| p.into_inner()).iter() {
@@ -192,6 +240,9 @@ mod tests {
         m.gitlab_error("statuses", "5xx_or_network");
         m.archive("hit");
         m.connection_refused();
+        m.thread("opened");
+        m.sweep("done");
+        m.caught_up();
         m.tenant("clusters", "broken");
         let t = m.render(4, 1);
         assert!(
@@ -204,6 +255,9 @@ mod tests {
         assert!(t.contains("endpoint=\"statuses\",class=\"5xx_or_network\"} 1"));
         assert!(t.contains("nautes_lint_archives_total{source=\"hit\"} 1"));
         assert!(t.contains("nautes_lint_connections_refused_total 1"));
+        assert!(t.contains("nautes_lint_mr_threads_total{action=\"opened\"} 1"));
+        assert!(t.contains("nautes_lint_catch_up_sweeps_total{outcome=\"done\"} 1"));
+        assert!(t.contains("nautes_lint_catch_up_queued_total 1"));
         assert!(
             t.contains("nautes_lint_tenant_refresh_total{what=\"clusters\",outcome=\"broken\"} 1")
         );

@@ -139,9 +139,9 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 pub const CROSS_PRODUCT_RULE: &str = "dr-namespace-used-by-other-product";
 
 /// Whether `rule` reads the tenant context: the cluster rules and the cross-product rule.
-fn uses_tenant(rule: &str) -> bool {
-    rule == CROSS_PRODUCT_RULE
-        || crate::rules::find(rule).is_some_and(|r| r.meta().needs == crate::rules::Needs::Clusters)
+fn uses_tenant(rule: &crate::rules::RuleMeta) -> bool {
+    use crate::rules::Needs;
+    matches!(rule.needs, Needs::Clusters | Needs::Context)
 }
 
 impl Snapshot {
@@ -177,7 +177,7 @@ impl Snapshot {
         let others: Vec<_> = report
             .diagnostics
             .iter()
-            .filter(|d| d.rule == CROSS_PRODUCT_RULE && d.new != Some(false))
+            .filter(|d| d.rule.id == CROSS_PRODUCT_RULE && d.new != Some(false))
             .flat_map(|d| d.related.iter().map(move |r| (d, r)))
             .filter_map(|(d, r)| match &r.origin {
                 crate::diagnostic::Origin::Repository(repo) => Some((d, r, repo)),
@@ -683,13 +683,13 @@ impl Tenant {
                 .projects_page(listing, PRODUCT_REPOSITORY, page)
                 .await
             {
-                Ok((list, next)) => {
+                Ok((list, more)) => {
                     // `search` matches substrings and descriptions: keep exact names only.
                     projects.extend(list.into_iter().filter(|p| p.path == PRODUCT_REPOSITORY));
-                    match next {
-                        Some(n) if n > page && n <= MAX_PAGES => page = n,
-                        _ => break,
+                    if !more || page >= MAX_PAGES {
+                        break;
                     }
+                    page += 1;
                 }
                 Err(e) => {
                     self.metrics.tenant("listing", "error");
@@ -1028,7 +1028,7 @@ fn inventory_of(
     updated_at: i64,
     files: Vec<(String, String)>,
 ) -> Result<Inventory, String> {
-    let inv = crate::clusters::parse(files.clone())?;
+    let inv = crate::clusters::parse(files.clone()).map_err(|e| e.to_string())?;
     Ok(Inventory {
         project_id,
         project,

@@ -340,6 +340,7 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
             return Ok(Outcome::Unchecked);
         }
     };
+    let thread_mode = super::threads_sync::mode_for(ctx, head.config.as_deref());
     let report = tokio::task::spawn_blocking(move || {
         let base_tree = base.as_ref().map(|b| &b.tree as &dyn Tree);
         crate::validate(&head.tree, base_tree, &settings)
@@ -367,7 +368,21 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     // retries) is logged, and the status still says what the check found, not a failure
     // about the API. The note goes first, so a posted result means the note is written too.
     if let Some((target, iid)) = j.merge_request {
-        let mut body = note_body(&report, &j.sha, base_rev.as_ref().map(|b| b.1.as_str()));
+        // The threads first, so the note can link to them; they never fail the job.
+        let mr = super::threads_sync::MergeRequest {
+            project: target,
+            iid,
+            source: j.project_id,
+            sha: &j.sha,
+            event: ev,
+        };
+        let threads = super::threads_sync::sync(ctx, &mr, &report, thread_mode).await;
+        let mut body = note_body_with(
+            &report,
+            &j.sha,
+            base_rev.as_ref().map(|b| b.1.as_str()),
+            &super::threads::note_section(&threads),
+        );
         if let Some(s) = &tenant {
             body = s.annotate_note(&report, body);
         }
@@ -556,6 +571,11 @@ fn cell(s: &str) -> String {
 /// The summary note: the counts and the findings this merge request adds (all findings when no
 /// base could be read), capped so a broken repository does not produce a megabyte of markdown.
 pub fn note_body(report: &Report, sha: &str, base: Option<&str>) -> String {
+    note_body_with(report, sha, base, "")
+}
+
+/// [`note_body`] with `threads`, the section about the review threads, before the footer.
+pub fn note_body_with(report: &Report, sha: &str, base: Option<&str>, threads: &str) -> String {
     let short = &sha[..sha.len().min(8)];
     let compared = report.diagnostics.iter().any(|d| d.new.is_some());
     let shown: Vec<_> = report
@@ -608,6 +628,7 @@ pub fn note_body(report: &Report, sha: &str, base: Option<&str>) -> String {
             plural(old, "finding was", "findings were")
         ));
     }
+    out.push_str(threads);
     out.push_str("\n<sub>Updated on every push by nautes-lint.</sub>\n");
     out
 }

@@ -15,19 +15,55 @@ use std::sync::Arc;
 
 /// A failure to read the repository itself (a missing object, a broken index): the tool cannot
 /// give an answer, which is different from a finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitError(pub String);
-
-impl std::fmt::Display for GitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// No object database holds the object (a shallow clone, a broken repository).
+    #[error("object {0} is missing from the repository")]
+    Missing(ObjectId),
+    /// The object is of another kind than its place needs.
+    #[error("{id} is a {found}, not a {wanted}")]
+    WrongKind {
+        id: ObjectId,
+        found: Kind,
+        wanted: &'static str,
+    },
+    /// A revision that names a file.
+    #[error("{0} is a file, not a commit or tree")]
+    NotARevision(ObjectId),
+    #[error("{0}: tags nested too deeply")]
+    TagsTooDeep(ObjectId),
+    /// A revision that names no single object; `ambiguous` when it could name several (an
+    /// abbreviated id), as opposed to none.
+    #[error("revision `{rev}`: {source}")]
+    Revision {
+        rev: String,
+        ambiguous: bool,
+        source: gix::Error,
+    },
+    /// A file of the revision over the size limit.
+    #[error("{path}: {}", ReadError::TooLarge(*.size))]
+    TooLarge { path: String, size: u64 },
+    /// A path or a variable of git's that is not UTF-8.
+    #[error("{0} is not valid UTF-8")]
+    NotUtf8(&'static str),
+    #[error("{}: the path is not UTF-8", .0.display())]
+    PathNotUtf8(PathBuf),
+    /// What the object store, the index or the file system reported, and what was being read.
+    #[error("{context}: {source}")]
+    Read {
+        context: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
-impl std::error::Error for GitError {}
-
-fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> GitError {
-    GitError(format!("{context}: {e}"))
+fn err(
+    context: impl std::fmt::Display,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> GitError {
+    GitError::Read {
+        context: context.to_string(),
+        source: Box::new(e),
+    }
 }
 
 /// The object databases to read from, searched in order. The stores are thread-safe; every
@@ -141,7 +177,7 @@ impl Objects {
                 kind => return Ok((id, kind)),
             }
         }
-        Err(GitError(format!("{id}: tags nested too deeply")))
+        Err(GitError::TagsTooDeep(id))
     }
 
     /// The parents of commit `id`.
@@ -153,7 +189,11 @@ impl Objects {
                     .map_err(|e| err(format!("commit {id}"), e))?;
                 Ok(c.parents().collect())
             }
-            other => Err(GitError(format!("{id} is a {other}, not a commit"))),
+            found => Err(GitError::WrongKind {
+                id: id.to_owned(),
+                found,
+                wanted: "commit",
+            }),
         }
     }
 
@@ -167,7 +207,7 @@ impl Objects {
                     .map_err(|e| err(format!("commit {id}"), e))?;
                 Ok(c.tree())
             }
-            (id, _) => Err(GitError(format!("{id} is a file, not a commit or tree"))),
+            (id, _) => Err(GitError::NotARevision(id)),
         }
     }
 }
@@ -225,7 +265,7 @@ impl Handles {
 
     fn located(&self, id: &gix::oid) -> Result<(usize, gix::objs::Header), GitError> {
         self.header(id).map_err(|m| match m {
-            Missing::No => GitError(format!("object {id} is missing from the repository")),
+            Missing::No => GitError::Missing(id.to_owned()),
             Missing::Failed(e) => e,
         })
     }
@@ -241,7 +281,7 @@ impl Handles {
         let data = self.dbs[db]
             .try_find(id, buf)
             .map_err(|e| err(format!("object {id}"), e))?
-            .ok_or_else(|| GitError(format!("object {id} is missing from the repository")))?;
+            .ok_or_else(|| GitError::Missing(id.to_owned()))?;
         Ok(data.kind)
     }
 
@@ -249,7 +289,11 @@ impl Handles {
     fn read_blob(&self, id: &gix::oid) -> Result<Content, GitError> {
         let (db, header) = self.located(id)?;
         if header.kind != Kind::Blob {
-            return Err(GitError(format!("{id} is a {}, not a file", header.kind)));
+            return Err(GitError::WrongKind {
+                id: id.to_owned(),
+                found: header.kind,
+                wanted: "file",
+            });
         }
         if header.size > MAX_FILE_BYTES {
             return Ok(Content::TooLarge(header.size));
@@ -263,9 +307,9 @@ impl Handles {
 /// `GIT_ALTERNATE_OBJECT_DIRECTORIES`: separated like `PATH`; git quotes an entry C-style when it
 /// contains the separator.
 fn alternate_dirs(list: &std::ffi::OsStr) -> Result<Vec<PathBuf>, GitError> {
-    let text = list.to_str().ok_or_else(|| {
-        GitError("GIT_ALTERNATE_OBJECT_DIRECTORIES is not valid UTF-8".to_owned())
-    })?;
+    let text = list
+        .to_str()
+        .ok_or(GitError::NotUtf8("GIT_ALTERNATE_OBJECT_DIRECTORIES"))?;
     let sep = if cfg!(windows) { ';' } else { ':' };
     let mut out = Vec::new();
     let mut rest = text;
@@ -380,9 +424,10 @@ impl Snapshot {
         match self.files_at(objects, path)?.as_slice() {
             [(p, Item::Blob(id))] if p == path => match objects.local.read_blob(id)? {
                 Content::Bytes(b) => Ok(Some(b)),
-                Content::TooLarge(n) => {
-                    Err(GitError(format!("{path}: {}", ReadError::TooLarge(n))))
-                }
+                Content::TooLarge(n) => Err(GitError::TooLarge {
+                    path: path.to_owned(),
+                    size: n,
+                }),
             },
             _ => Ok(None),
         }
@@ -416,7 +461,10 @@ impl Snapshot {
             .zip(contents)
             .map(|((p, _), c)| match c {
                 Content::Bytes(b) => Ok((p, b)),
-                Content::TooLarge(n) => Err(GitError(format!("{p}: {}", ReadError::TooLarge(n)))),
+                Content::TooLarge(n) => Err(GitError::TooLarge {
+                    path: p.to_string(),
+                    size: n,
+                }),
             })
             .collect()
     }
@@ -465,7 +513,11 @@ fn lookup(
 fn read_tree(objects: &Objects, id: &gix::oid, buf: &mut Vec<u8>) -> Result<(), GitError> {
     match objects.read(id, buf)? {
         Kind::Tree => Ok(()),
-        other => Err(GitError(format!("{id} is a {other}, not a tree"))),
+        found => Err(GitError::WrongKind {
+            id: id.to_owned(),
+            found,
+            wanted: "tree",
+        }),
     }
 }
 
@@ -647,7 +699,22 @@ pub fn resolve(repo: &gix::Repository, rev: &str) -> Result<ObjectId, GitError> 
     }
     repo.rev_parse_single(BStr::new(rev))
         .map(|id| id.detach())
-        .map_err(|e| err(format!("revision `{rev}`"), e))
+        .map_err(|e| GitError::Revision {
+            rev: rev.to_owned(),
+            ambiguous: is_ambiguous(&e),
+            source: e,
+        })
+}
+
+/// Whether gix refused the revision because it could name several objects.
+fn is_ambiguous(e: &gix::Error) -> bool {
+    use gix::revision::spec::parse::Error;
+    e.iter_errors().any(|e| {
+        matches!(
+            e.downcast_ref::<Error>(),
+            Some(Error::AmbiguousPrefix { .. } | Error::AmbiguousRefAndObject { .. })
+        )
+    })
 }
 
 /// `dir` relative to the repository's working tree, `/`-separated ("" for the root, and for a
@@ -664,7 +731,7 @@ pub fn prefix_of(repo: &gix::Repository, dir: &Path) -> Result<String, GitError>
     let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
     parts
         .map(|p| p.join("/"))
-        .ok_or_else(|| GitError(format!("{}: the path is not UTF-8", rel.display())))
+        .ok_or_else(|| GitError::PathNotUtf8(rel.to_path_buf()))
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
 //! A fake GitLab API for the webhook service: serves repository archives built from fixture
-//! trees, takes commit statuses and merge-request notes (each with its author: the token's user
-//! may edit only its own, as on GitLab), answers `GET /user`, `GET /projects/:id` and
-//! `merge_base`, lists projects and branch heads (the tenant context), records every call, and can be told to fail (503, 429, a malformed body) or to
-//! hold archive downloads until released (before the answer, or in the middle of its body). Shared by `tests/serve.rs` and
-//! `examples/fake_gitlab.rs` (the benchmark).
+//! trees, takes commit statuses (and lists them back) and merge-request notes (each with its
+//! author: the token's user may edit only its own, as on GitLab), answers `GET /user`,
+//! `GET /projects/:id` (or its path), `merge_base`, and for the catch-up the branches, the open
+//! merge requests and a group's projects, paginated as GitLab does, and for the tenant context
+//! the `default.project` search and per-project archives; records every call, and can
+//! be told to fail (503, 429, a malformed body) or to hold archive downloads until released
+//! (before the answer, or in the middle of its body). Merge requests have diff versions, diffs
+//! and discussions (review threads): a thread's position is checked against the latest version
+//! and the diff's hunks as GitLab does, and one outside them gets GitLab's 400. Shared by
+//! `tests/serve.rs` and `examples/fake_gitlab.rs` (the benchmark).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -39,6 +44,34 @@ struct Fault {
     body: Option<String>,
 }
 
+/// A merge request's discussion as the fake keeps it.
+#[derive(Debug, Clone)]
+pub struct Discussion {
+    pub id: String,
+    /// (note id, body, author id)
+    pub notes: Vec<(i64, String, i64)>,
+    pub resolved: bool,
+    /// The `position` it was opened with.
+    pub position: serde_json::Value,
+}
+
+impl Discussion {
+    fn json(&self) -> serde_json::Value {
+        let notes: Vec<_> = self
+            .notes
+            .iter()
+            .enumerate()
+            .map(|(i, (id, body, author))| {
+                serde_json::json!({"id": id, "type": "DiffNote", "body": body,
+                    "author": {"id": author, "username": format!("user-{author}")},
+                    "system": false, "resolvable": true, "resolved": self.resolved,
+                    "position": if i == 0 { self.position.clone() } else { serde_json::Value::Null }})
+            })
+            .collect();
+        serde_json::json!({"id": self.id, "individual_note": false, "notes": notes})
+    }
+}
+
 /// The user the API token belongs to (notes it posts are its own).
 pub const TOKEN_USER: i64 = 99;
 /// The author of notes added with [`FakeGitLab::add_note`]: a person, not the token.
@@ -68,36 +101,39 @@ struct Inner {
     stalled: std::collections::HashSet<String>,
     /// Project id -> default branch (`main` when not set).
     default_branches: HashMap<i64, String>,
-    /// Projects the listing and `GET /projects/:id|:path` know, in id order.
-    projects: std::collections::BTreeMap<i64, Project>,
-    /// (project, branch) -> head commit (`GET .../repository/branches/:branch`).
-    heads: HashMap<(i64, String), String>,
+    /// (project, iid) -> diff versions, newest first.
+    versions: HashMap<(i64, i64), Vec<serde_json::Value>>,
+    /// (project, iid) -> the changed files, in GitLab's shape.
+    diffs: HashMap<(i64, i64), Vec<serde_json::Value>>,
+    /// (project, iid) -> discussions, oldest first.
+    discussions: HashMap<(i64, i64), Vec<Discussion>>,
+    /// (project, branch) -> head commit; other branches do not exist (404).
+    branches: HashMap<(i64, String), String>,
+    /// Target project -> its open merge requests, in GitLab's list shape.
+    merge_requests: HashMap<i64, Vec<serde_json::Value>>,
+    /// (project, sha) -> the statuses on the commit: (name, state), oldest first.
+    commit_statuses: HashMap<(i64, String), Vec<(String, String)>>,
+    /// Full path -> project id, for `GET /projects/:path`.
+    project_paths: HashMap<String, i64>,
+    /// Group id or full path -> its projects' ids.
+    groups: HashMap<String, Vec<i64>>,
+    /// Lower than GitLab's 100 to make listings span several pages.
+    max_per_page: Option<usize>,
+    /// Project id -> its namespace (group) id.
+    namespaces: HashMap<i64, i64>,
     next_id: i64,
     final_statuses: u64,
     first_call: Option<Instant>,
     last_final: Option<Instant>,
 }
 
-/// A project as the fake lists it: `path_with_namespace` is `<group path>/<path>`.
+/// A project of the tenant context: `path_with_namespace` is `<group path>/<path>`.
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: i64,
     pub path_with_namespace: String,
     pub namespace_id: i64,
     pub default_branch: String,
-}
-
-impl Project {
-    fn json(&self) -> serde_json::Value {
-        let (group, path) = self
-            .path_with_namespace
-            .rsplit_once('/')
-            .unwrap_or(("", &self.path_with_namespace));
-        serde_json::json!({"id": self.id, "name": path, "path": path,
-            "path_with_namespace": self.path_with_namespace,
-            "default_branch": self.default_branch,
-            "namespace": {"id": self.namespace_id, "path": group, "full_path": group, "kind": "group"}})
-    }
 }
 
 #[derive(Clone)]
@@ -169,20 +205,14 @@ impl FakeGitLab {
             .insert(format!("{project}:{rev}"), Arc::new(bytes));
     }
 
-    /// A project for the listing (`GET /projects?search=`, `GET /groups/:id/projects`) and
-    /// `GET /projects/:id` (also by its url-encoded path).
+    /// A project `GET /projects/:id|:path` and the search listing (`GET /projects?search=`)
+    /// know, with its group.
     pub fn add_project(&self, project: Project) {
-        let mut g = self.lock();
-        g.default_branches
-            .insert(project.id, project.default_branch.clone());
-        g.projects.insert(project.id, project);
-    }
-
-    /// `branch` of `project` now points at `sha`.
-    pub fn set_branch_head(&self, project: i64, branch: &str, sha: &str) {
+        self.set_project_path(&project.path_with_namespace, project.id);
+        self.set_default_branch(project.id, &project.default_branch);
         self.lock()
-            .heads
-            .insert((project, branch.to_owned()), sha.to_owned());
+            .namespaces
+            .insert(project.id, project.namespace_id);
     }
 
     pub fn set_fallback_archive(&self, bytes: Vec<u8>) {
@@ -236,6 +266,98 @@ impl FakeGitLab {
         self.lock()
             .default_branches
             .insert(project, branch.to_owned());
+    }
+
+    /// A new latest diff version of merge request `iid`, whose head is `head`.
+    pub fn set_mr_version(&self, project: i64, iid: i64, base: &str, head: &str) {
+        let mut g = self.lock();
+        g.next_id += 1;
+        let v = serde_json::json!({"id": g.next_id, "head_commit_sha": head,
+            "base_commit_sha": base, "start_commit_sha": base,
+            "created_at": "2026-11-03T10:20:00Z", "merge_request_id": 99,
+            "state": "collected", "real_size": "1"});
+        g.versions.entry((project, iid)).or_default().insert(0, v);
+    }
+
+    /// The merge request's changed files: (old path, new path, unified diff hunks, new file,
+    /// deleted file).
+    pub fn set_mr_diffs(&self, project: i64, iid: i64, files: &[(&str, &str, &str, bool, bool)]) {
+        let files = files
+            .iter()
+            .map(|(old, new, diff, new_file, deleted_file)| {
+                serde_json::json!({"old_path": old, "new_path": new, "a_mode": "100644",
+                    "b_mode": "100644", "diff": diff, "new_file": new_file,
+                    "renamed_file": old != new, "deleted_file": deleted_file,
+                    "generated_file": false})
+            })
+            .collect();
+        self.lock().diffs.insert((project, iid), files);
+    }
+
+    pub fn discussions(&self, project: i64, iid: i64) -> Vec<Discussion> {
+        self.lock()
+            .discussions
+            .get(&(project, iid))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `branch` of `project` points at `sha` (a push that happened, delivered or not).
+    pub fn set_branch(&self, project: i64, branch: &str, sha: &str) {
+        self.lock()
+            .branches
+            .insert((project, branch.to_owned()), sha.to_owned());
+    }
+
+    /// An open merge request `iid` of `project`, from `source_branch` (head `sha`) of the same
+    /// project into `target_branch`.
+    pub fn open_merge_request(
+        &self,
+        project: i64,
+        iid: i64,
+        source_branch: &str,
+        target_branch: &str,
+        sha: &str,
+    ) {
+        let mut g = self.lock();
+        g.next_id += 1;
+        let id = g.next_id;
+        g.merge_requests
+            .entry(project)
+            .or_default()
+            .push(serde_json::json!({
+                "id": id, "iid": iid, "project_id": project, "state": "opened",
+                "title": format!("merge request {iid}"), "draft": false,
+                "source_project_id": project, "target_project_id": project,
+                "source_branch": source_branch, "target_branch": target_branch,
+                "sha": sha, "merge_commit_sha": null,
+            }));
+    }
+
+    /// A status somebody already posted on `sha` of `project` (another run, a CI job).
+    pub fn add_status(&self, project: i64, sha: &str, name: &str, state: &str) {
+        self.lock()
+            .commit_statuses
+            .entry((project, sha.to_owned()))
+            .or_default()
+            .push((name.to_owned(), state.to_owned()));
+    }
+
+    /// `GET /projects/:path` answers project `id` for `path` (`group/project`).
+    pub fn set_project_path(&self, path: &str, id: i64) {
+        self.lock().project_paths.insert(path.to_owned(), id);
+    }
+
+    /// Group `group` (an id or a path) holds `projects`.
+    pub fn set_group(&self, group: &str, projects: &[i64]) {
+        self.lock()
+            .groups
+            .insert(group.to_owned(), projects.to_vec());
+    }
+
+    /// Listings give at most `n` items a page, whatever `per_page` asks.
+    pub fn set_max_per_page(&self, n: usize) {
+        self.lock().max_per_page = Some(n);
     }
 
     /// While held, archive downloads wait (a job is then "in flight" for as long as a test
@@ -467,7 +589,7 @@ async fn route(
                 serde_json::json!({"final_statuses": g.final_statuses, "seconds": span}),
             )
         }
-        ("POST", ["api", "v4", "projects", _, "statuses", sha]) => {
+        ("POST", ["api", "v4", "projects", pid, "statuses", sha]) => {
             released(st.hold.clone(), |_| {
                 st.inner
                     .lock()
@@ -478,6 +600,16 @@ async fn route(
             .await;
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             g.next_id += 1;
+            if let Ok(pid) = pid.parse::<i64>() {
+                let entry = (
+                    body["name"].as_str().unwrap_or("default").to_owned(),
+                    body["state"].as_str().unwrap_or("").to_owned(),
+                );
+                g.commit_statuses
+                    .entry((pid, (*sha).to_owned()))
+                    .or_default()
+                    .push(entry);
+            }
             json_response(
                 StatusCode::CREATED,
                 serde_json::json!({"id": g.next_id, "sha": sha, "status": body["state"],
@@ -492,51 +624,12 @@ async fn route(
                     "bot": true, "state": "active"}),
             )
         }
-        ("GET", ["api", "v4", "projects"]) | ("GET", ["api", "v4", "groups", _, "projects"]) => {
-            // Paginated as GitLab does, `search` matching a substring of the name.
+        ("GET", ["api", "v4", "projects", pid]) => {
             let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let group = segs.get(3).map(|s| percent_decode(s));
-            let search = query_param(query, "search").unwrap_or_default();
-            let all: Vec<_> = g
-                .projects
-                .values()
-                .filter(|p| {
-                    p.path_with_namespace
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or("")
-                        .contains(&search)
-                })
-                .filter(|p| match &group {
-                    None => true,
-                    Some(gr) => {
-                        gr == &p.namespace_id.to_string()
-                            || p.path_with_namespace.starts_with(&format!("{gr}/"))
-                    }
-                })
-                .collect();
-            let param = |name, default: usize| {
-                query_param(query, name)
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(default)
+            let Some(pid) = project_id(&g, pid) else {
+                return not_found();
             };
-            let (page, per_page) = (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
-            let list: Vec<_> = all
-                .iter()
-                .skip((page - 1) * per_page)
-                .take(per_page)
-                .map(|p| p.json())
-                .collect();
-            let next = if page * per_page < all.len() {
-                (page + 1).to_string()
-            } else {
-                String::new()
-            };
-            let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
-            if let Ok(v) = next.parse() {
-                resp.headers_mut().insert("x-next-page", v);
-            }
-            resp
+            json_response(StatusCode::OK, project_json(&g, pid))
         }
         (
             "GET",
@@ -551,44 +644,89 @@ async fn route(
             ],
         ) => {
             let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let head = pid
-                .parse::<i64>()
-                .ok()
-                .and_then(|pid| g.heads.get(&(pid, percent_decode(branch))));
-            match head {
-                Some(sha) => json_response(
-                    StatusCode::OK,
-                    serde_json::json!({"name": percent_decode(branch),
-                        "commit": {"id": sha, "short_id": &sha[..sha.len().min(8)]}}),
-                ),
+            let found = project_id(&g, pid).and_then(|pid| {
+                let name = percent_decode(branch);
+                let head = g.branches.get(&(pid, name.clone()))?;
+                Some(
+                    serde_json::json!({"name": name, "merged": false, "protected": false,
+                    "default": false, "commit": {"id": head, "short_id": &head[..8]}}),
+                )
+            });
+            match found {
+                Some(b) => json_response(StatusCode::OK, b),
                 None => json_response(
                     StatusCode::NOT_FOUND,
                     serde_json::json!({"message": "404 Branch Not Found"}),
                 ),
             }
         }
-        ("GET", ["api", "v4", "projects", pid]) => {
+        ("GET", ["api", "v4", "projects", pid, "merge_requests"]) => {
             let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let name = percent_decode(pid);
-            if let Some(p) = g
-                .projects
-                .values()
-                .find(|p| p.id.to_string() == name || p.path_with_namespace == name)
-            {
-                return json_response(StatusCode::OK, p.json());
-            }
-            let Ok(pid) = pid.parse::<i64>() else {
+            let Some(pid) = project_id(&g, pid) else {
                 return not_found();
             };
-            let branch = g
-                .default_branches
-                .get(&pid)
-                .cloned()
-                .unwrap_or_else(|| "main".to_owned());
-            json_response(
-                StatusCode::OK,
-                serde_json::json!({"id": pid, "default_branch": branch}),
-            )
+            // Only `state=opened` is asked for; the fake holds open ones only.
+            if query_param(query, "state").as_deref() != Some("opened") {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": "the fake lists open merge requests only"}),
+                );
+            }
+            let all = g.merge_requests.get(&pid).cloned().unwrap_or_default();
+            paginated(query, all, g.max_per_page)
+        }
+        (
+            "GET",
+            [
+                "api",
+                "v4",
+                "projects",
+                pid,
+                "repository",
+                "commits",
+                sha,
+                "statuses",
+            ],
+        ) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(pid) = project_id(&g, pid) else {
+                return not_found();
+            };
+            let name = query_param(query, "name");
+            let all: Vec<_> = g
+                .commit_statuses
+                .get(&(pid, (*sha).to_owned()))
+                .into_iter()
+                .flatten()
+                .filter(|(n, _)| name.as_ref().is_none_or(|want| want == n))
+                .map(|(n, state)| serde_json::json!({"sha": sha, "name": n, "status": state}))
+                .collect();
+            paginated(query, all, g.max_per_page)
+        }
+        ("GET", ["api", "v4", "projects"]) => {
+            // `search` matches a substring of the name, as on GitLab.
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let search = query_param(query, "search").unwrap_or_default();
+            let mut ids: Vec<i64> = g
+                .project_paths
+                .iter()
+                .filter(|(path, _)| path.rsplit('/').next().unwrap_or("").contains(&search))
+                .map(|(_, id)| *id)
+                .collect();
+            ids.sort();
+            let all = ids.iter().map(|id| project_json(&g, *id)).collect();
+            paginated(query, all, g.max_per_page)
+        }
+        ("GET", ["api", "v4", "groups", group, "projects"]) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(ids) = g.groups.get(&percent_decode(group)) else {
+                return json_response(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"message": "404 Group Not Found"}),
+                );
+            };
+            let all = ids.iter().map(|id| project_json(&g, *id)).collect();
+            paginated(query, all, g.max_per_page)
         }
         ("GET", ["api", "v4", "projects", _, "repository", "merge_base"]) => {
             // GitLab: `refs[]` twice; 400 without two refs, 404 when they share no history.
@@ -673,36 +811,16 @@ async fn route(
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             match (m, rest) {
                 ("GET", []) => {
-                    // Paginated as GitLab does: `page` and `per_page` (default 20, at most
-                    // 100), `X-Next-Page` empty on the last page.
-                    let param = |name, default: usize| {
-                        query_param(query, name)
-                            .and_then(|v| v.parse::<usize>().ok())
-                            .unwrap_or(default)
-                    };
-                    let (page, per_page) =
-                        (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
                     let all = g.notes.get(&(pid, iid)).cloned().unwrap_or_default();
-                    let list: Vec<_> = all
+                    let list = all
                         .iter()
-                        .skip((page - 1) * per_page)
-                        .take(per_page)
                         .map(|(id, b)| {
                             let author = g.note_authors.get(id).copied().unwrap_or(HUMAN_USER);
                             serde_json::json!({"id": id, "body": b, "system": false,
                                 "author": {"id": author, "username": format!("user-{author}")}})
                         })
                         .collect();
-                    let next = if page * per_page < all.len() {
-                        (page + 1).to_string()
-                    } else {
-                        String::new()
-                    };
-                    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
-                    if let Ok(v) = next.parse() {
-                        resp.headers_mut().insert("x-next-page", v);
-                    }
-                    resp
+                    paginated(query, list, g.max_per_page)
                 }
                 ("POST", []) => {
                     g.next_id += 1;
@@ -750,8 +868,239 @@ async fn route(
                 _ => not_found(),
             }
         }
+        (
+            m,
+            [
+                "api",
+                "v4",
+                "projects",
+                pid,
+                "merge_requests",
+                iid,
+                what,
+                rest @ ..,
+            ],
+        ) if matches!(*what, "versions" | "diffs" | "discussions") => {
+            let (Ok(pid), Ok(iid)) = (pid.parse::<i64>(), iid.parse::<i64>()) else {
+                return not_found();
+            };
+            let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            merge_request_route(&mut g, m, (pid, iid), what, rest, query, body)
+        }
         _ => not_found(),
     }
+}
+
+/// The lines of a diff's hunks a note may be put on: new line -> old line (None: added).
+fn diff_lines(diff: &str) -> HashMap<u64, Option<u64>> {
+    let mut out = HashMap::new();
+    let (mut old, mut new) = (0u64, 0u64);
+    for line in diff.lines() {
+        if let Some(h) = line.strip_prefix("@@ -") {
+            let num = |s: &str| s.split(',').next().and_then(|n| n.parse::<u64>().ok());
+            let mut parts = h.split(' ');
+            old = parts.next().and_then(num).unwrap_or(0);
+            new = parts
+                .next()
+                .and_then(|p| p.strip_prefix('+'))
+                .and_then(num)
+                .unwrap_or(0);
+        } else if line.starts_with('+') {
+            out.insert(new, None);
+            new += 1;
+        } else if line.starts_with('-') {
+            old += 1;
+        } else if !line.starts_with('\\') {
+            out.insert(new, Some(old));
+            old += 1;
+            new += 1;
+        }
+    }
+    out
+}
+
+const BAD_POSITION: &str =
+    "400 Bad request - Note {:line_code=>[\"can't be blank\", \"must be a valid line code\"]}";
+
+fn merge_request_route(
+    g: &mut Inner,
+    method: &str,
+    mr: (i64, i64),
+    what: &str,
+    rest: &[&str],
+    query: &str,
+    body: &serde_json::Value,
+) -> Response {
+    let not_found = || {
+        json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"message": "404 Not Found"}),
+        )
+    };
+    match (method, what, rest) {
+        ("GET", "versions", []) => paginated(
+            query,
+            g.versions.get(&mr).cloned().unwrap_or_default(),
+            g.max_per_page,
+        ),
+        ("GET", "diffs", []) => paginated(
+            query,
+            g.diffs.get(&mr).cloned().unwrap_or_default(),
+            g.max_per_page,
+        ),
+        ("GET", "discussions", []) => {
+            let all = g
+                .discussions
+                .get(&mr)
+                .map_or_else(Vec::new, |d| d.iter().map(Discussion::json).collect());
+            paginated(query, all, g.max_per_page)
+        }
+        ("POST", "discussions", []) => {
+            // GitLab: the position must name the latest version's shas and a line of the diff
+            // (an added line by `new_line`, an unchanged one by both `old_line` and `new_line`).
+            let p = &body["position"];
+            let latest = g.versions.get(&mr).and_then(|v| v.first()).cloned();
+            let shas_ok = latest.is_some_and(|v| {
+                ["base_sha", "start_sha", "head_sha"]
+                    .iter()
+                    .zip(["base_commit_sha", "start_commit_sha", "head_commit_sha"])
+                    .all(|(a, b)| p[*a] == v[b])
+            });
+            let file = g.diffs.get(&mr).and_then(|files| {
+                files
+                    .iter()
+                    .find(|f| f["new_path"] == p["new_path"] && f["old_path"] == p["old_path"])
+                    .cloned()
+            });
+            let line_ok = file.is_some_and(|f| {
+                let lines = diff_lines(f["diff"].as_str().unwrap_or(""));
+                p["new_line"]
+                    .as_u64()
+                    .and_then(|n| lines.get(&n))
+                    .is_some_and(|old| *old == p["old_line"].as_u64())
+            });
+            if p["position_type"] != "text" || !shas_ok || !line_ok {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": BAD_POSITION}),
+                );
+            }
+            g.next_id += 1;
+            let note = g.next_id;
+            let d = Discussion {
+                id: format!("{:040x}", note),
+                notes: vec![(
+                    note,
+                    body["body"].as_str().unwrap_or("").to_owned(),
+                    g.token_user,
+                )],
+                resolved: false,
+                position: p.clone(),
+            };
+            let out = d.json();
+            g.discussions.entry(mr).or_default().push(d);
+            json_response(StatusCode::CREATED, out)
+        }
+        ("PUT", "discussions", [id]) => {
+            let Some(resolved) = query_param(query, "resolved") else {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": "resolved is missing"}),
+                );
+            };
+            match g
+                .discussions
+                .get_mut(&mr)
+                .and_then(|v| v.iter_mut().find(|d| d.id == *id))
+            {
+                Some(d) => {
+                    d.resolved = resolved == "true";
+                    json_response(StatusCode::OK, d.json())
+                }
+                None => not_found(),
+            }
+        }
+        ("POST", "discussions", [id, "notes"]) => {
+            g.next_id += 1;
+            let note = g.next_id;
+            let author = g.token_user;
+            let text = body["body"].as_str().unwrap_or("").to_owned();
+            match g
+                .discussions
+                .get_mut(&mr)
+                .and_then(|v| v.iter_mut().find(|d| d.id == *id))
+            {
+                Some(d) => {
+                    d.notes.push((note, text.clone(), author));
+                    json_response(
+                        StatusCode::CREATED,
+                        serde_json::json!({"id": note, "body": text,
+                            "author": {"id": author}, "type": "DiffNote"}),
+                    )
+                }
+                None => not_found(),
+            }
+        }
+        _ => not_found(),
+    }
+}
+
+/// One page of `all`, as GitLab paginates: `page` and `per_page` (default 20, at most 100, or
+/// the test's lower `max`), `X-Next-Page` empty on the last page.
+fn paginated(query: &str, all: Vec<serde_json::Value>, max: Option<usize>) -> Response {
+    let param = |name, default: usize| {
+        query_param(query, name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let (page, per_page) = (
+        param("page", 1).max(1),
+        param("per_page", 20).clamp(1, max.unwrap_or(100).min(100)),
+    );
+    let next = if page * per_page < all.len() {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
+    let list: Vec<_> = all
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
+    if let Ok(v) = next.parse() {
+        resp.headers_mut().insert("x-next-page", v);
+    }
+    resp
+}
+
+/// A project named in a path by its id or its URL-encoded full path.
+fn project_id(g: &Inner, segment: &str) -> Option<i64> {
+    segment
+        .parse::<i64>()
+        .ok()
+        .or_else(|| g.project_paths.get(&percent_decode(segment)).copied())
+}
+
+fn project_json(g: &Inner, pid: i64) -> serde_json::Value {
+    let branch = g
+        .default_branches
+        .get(&pid)
+        .cloned()
+        .unwrap_or_else(|| "main".to_owned());
+    let path = g
+        .project_paths
+        .iter()
+        .find_map(|(p, id)| (*id == pid).then(|| p.clone()))
+        .unwrap_or_else(|| format!("group/project-{pid}"));
+    let (group, name) = path.rsplit_once('/').unwrap_or(("", &path));
+    let namespace = g
+        .namespaces
+        .get(&pid)
+        .map(|id| serde_json::json!({"id": id, "full_path": group, "kind": "group"}));
+    serde_json::json!({"id": pid, "default_branch": branch, "path_with_namespace": path,
+        "path": name, "namespace": namespace,
+        "web_url": format!("http://gitlab.example.com/{path}"), "archived": false})
 }
 
 fn g_stalled(st: &AppState, rev: &str) -> bool {
