@@ -661,3 +661,24 @@ fn two_sources_of_clusters_or_a_folder_outside_the_repository_are_refused_at_sta
         assert!(err.contains(said), "{args:?}: {err}");
     }
 }
+
+/// The catch-up sweep queues heads without a status; the tenant repository's never gets one (it
+/// is not a `default.project`), so a group holding it must not make the sweep validate it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catch_up_sweep_leaves_the_tenant_repository_alone() {
+    let gl = tenant_gitlab().await;
+    gl.set_group("platform", &[TENANT, A.0]);
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start_env(
+        &gl.url,
+        &dir.path().join("q.db"),
+        &["--tenant-project", TENANT_PATH, "--group", "platform"],
+        &[],
+    )
+    .await;
+    crawled(&svc).await;
+    // A's head had no status: the sweep queues it and it is checked.
+    final_state(&gl, A_HEAD).await;
+    wait_line(&svc, &["catch-up sweep done"]).await;
+    assert!(gl.statuses(T1).is_empty(), "{:#?}", gl.statuses(T1));
+}

@@ -169,6 +169,10 @@ impl Sweeper {
         let mut tally = Tally::default();
         let projects = self.projects(&mut tally).await?;
         for (id, default_branch) in projects {
+            // The tenant repository is read by the tenant context, not validated.
+            if self.ctx.tenant.as_ref().is_some_and(|t| t.is_tenant_id(id)) {
+                continue;
+            }
             match self.project(id, default_branch, &mut tally).await {
                 Ok(()) => tally.projects += 1,
                 Err(Skip::Permanent(e)) => {

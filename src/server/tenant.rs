@@ -545,8 +545,14 @@ impl Tenant {
         Delivery::Job
     }
 
+    /// Whether project `id` is the tenant repository (once its id is known: configured as an
+    /// id, stored, or read from GitLab at startup).
+    pub fn is_tenant_id(&self, id: i64) -> bool {
+        *self.tenant_id.lock().unwrap_or_else(|p| p.into_inner()) == Some(id)
+    }
+
     fn is_tenant_project(&self, id: i64, path: &str) -> bool {
-        if *self.tenant_id.lock().unwrap_or_else(|p| p.into_inner()) == Some(id) {
+        if self.is_tenant_id(id) {
             return true;
         }
         self.settings
