@@ -250,8 +250,11 @@ enum Index {
     Later,
 }
 
-/// Products read in a crawl between two rebuilds of the namespace index.
-const INDEX_BATCH: usize = 100;
+/// How often a crawl rebuilds the namespace index with the products it has read so far: each
+/// rebuild costs the whole tenant's claims, so rebuilding per product would cost their square
+/// over a first crawl, while a crawl held to gitlab.com's 5 archives a minute takes hours and
+/// jobs should see the products read so far.
+const INDEX_EVERY: Duration = Duration::from_secs(30);
 
 /// A refresh that did not happen; why is logged where it failed.
 struct Failed;
@@ -706,22 +709,21 @@ impl Tenant {
         }
         let mut all_ok = clusters_ok;
         let mut seen = HashSet::new();
-        let mut unindexed = 0;
+        let mut unindexed = false;
+        let mut indexed_at = Instant::now();
         for p in &projects {
             seen.insert(p.id);
             match self.refresh_product(p, None, Index::Later).await {
-                Ok(true) => unindexed += 1,
-                Ok(false) => {}
+                Ok(changed) => unindexed |= changed,
                 Err(Failed) => all_ok = false,
             }
-            // Rebuilding the index after every product would cost the square of the tenant's
-            // claims over a first crawl; jobs see the new products in batches instead.
-            if unindexed >= INDEX_BATCH {
+            if unindexed && indexed_at.elapsed() >= INDEX_EVERY {
                 self.rebuild_index();
-                unindexed = 0;
+                unindexed = false;
+                indexed_at = Instant::now();
             }
         }
-        if unindexed > 0 {
+        if unindexed {
             self.rebuild_index();
         }
         let gone: Vec<i64> = self
