@@ -4,6 +4,10 @@
 #![allow(dead_code)]
 
 use crate::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
+// Also in `tools.rs`, which some test binaries include next to this file.
+#[allow(clippy::duplicate_mod)]
+#[path = "fixture_tree.rs"]
+pub mod fixture_tree;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -65,11 +69,17 @@ pub async fn gitlab() -> FakeGitLab {
     gl.add_archive("main", demo);
     gl.add_archive(
         BROKEN,
-        tar_gz_of_dir(&fixture("invalid/dr-environment-not-found"), "p-b-b"),
+        tar_gz_of_dir(
+            &fixture_tree::invalid_fixture("dr-environment-not-found"),
+            "p-b-b",
+        ),
     );
     gl.add_archive(
         BROKEN2,
-        tar_gz_of_dir(&fixture("invalid/dr-project-not-found"), "p-b2-b2"),
+        tar_gz_of_dir(
+            &fixture_tree::invalid_fixture("dr-project-not-found"),
+            "p-b2-b2",
+        ),
     );
     gl
 }
