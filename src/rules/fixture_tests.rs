@@ -1,8 +1,9 @@
 //! Each rule's fixture (`fixtures/invalid/<id>/`, laid over `fixtures/base/` when it holds a
 //! `without.txt`) checked in-process: written whole by the tests' one materialiser
-//! (`tests/common/fixture_tree.rs`) to a temporary folder, loaded into a `MemoryTree`, validated, and rendered as `nautes-lint check` prints it, against the snapshot the command
-//! line's test reviews (`tests/snapshots/fixtures__<id>.snap`). `catalogue!`
-//! makes one `#[test]` per rule, named after its module, so a failure names its rule.
+//! (`tests/common/fixture_tree.rs`) to a temporary folder, loaded into a `MemoryTree`,
+//! validated, and rendered as `nautes-lint check` prints it, against the snapshot the command
+//! line's test reviews (`tests/snapshots/fixtures__<id>.snap`). `catalogue!` makes one `#[test]`
+//! per rule, named after its module, so a failure names its rule.
 
 use super::RuleMeta;
 use crate::config::{self, Config};
@@ -140,7 +141,13 @@ fn a_fixture_holds_only_what_differs_from_the_base() {
             }
         }
     }
-    assert!(copies.is_empty(), "{}", copies.join("\n"));
+    assert!(
+        copies.is_empty(),
+        "{}\nLeave such a file out: the fixture gets it from fixtures/base/. A folder without \
+         `without.txt` is a whole tree: give it one too, or it loses the file (ARCHITECTURE.md, \
+         \"Adding a rule\").",
+        copies.join("\n")
+    );
 }
 
 /// The regular files below `dir`, relative to `root` (a link is the fixture's own).
