@@ -14,6 +14,8 @@ pub struct Config {
     pub nautes_version: Option<(u32, u32, u32)>,
     /// Resolved against the directory holding the config file.
     pub clusters: Option<PathBuf>,
+    /// A tenant context document; resolved like `clusters`.
+    pub context: Option<PathBuf>,
     pub strict: Option<bool>,
     pub rules: HashMap<&'static crate::rules::RuleMeta, Level>,
     pub ignore: Vec<String>,
@@ -84,11 +86,13 @@ pub struct Overrides {
 
 /// The one way from a configuration file plus overrides to the engine's [`Settings`]: `check`,
 /// the hooks and the service all build theirs here. `clusters` is the inventory, shared (a
-/// generated one holds tens of thousands of clusters; the service hands it to every job).
+/// generated one holds tens of thousands of clusters; the service hands it to every job), and so
+/// is `namespaces`, the other products' namespace claims of a tenant context.
 pub fn settings(
     cfg: Config,
     over: Overrides,
     clusters: Option<std::sync::Arc<crate::engine::Clusters>>,
+    namespaces: Option<std::sync::Arc<crate::context::NamespaceIndex>>,
 ) -> Result<Settings, String> {
     let ignore = if cfg.ignore.is_empty() {
         None
@@ -106,6 +110,7 @@ pub fn settings(
         levels: cfg.rules,
         ignore,
         clusters,
+        namespaces,
     })
 }
 
@@ -113,6 +118,7 @@ const KEYS: &[&str] = &[
     "product",
     "nautesVersion",
     "clusters",
+    "context",
     "strict",
     "rules",
     "ignore",
@@ -214,6 +220,7 @@ impl Config {
                     })?);
                 }
                 "clusters" => cfg.clusters = Some(base.join(string(v, "clusters")?)),
+                "context" => cfg.context = Some(base.join(string(v, "context")?)),
                 "strict" => match &v.kind {
                     NodeKind::Scalar {
                         value: yaml::Scalar::Bool(b),
@@ -303,10 +310,11 @@ mod tests {
 
     #[test]
     fn all_keys() {
-        let c = parse("product: product-7\nnautesVersion: 0.4.2\nclusters: ../clusters\nstrict: true\nrules:\n  dr-manifest-path: error\n  folder-count: off\nignore: ['runtimes/old-*.yaml']\n").unwrap();
+        let c = parse("product: product-7\nnautesVersion: 0.4.2\nclusters: ../clusters\ncontext: .nautes-context.json\nstrict: true\nrules:\n  dr-manifest-path: error\n  folder-count: off\nignore: ['runtimes/old-*.yaml']\n").unwrap();
         assert_eq!(c.product.as_deref(), Some("product-7"));
         assert_eq!(c.nautes_version, Some((0, 4, 2)));
         assert_eq!(c.clusters, Some(PathBuf::from("/repo/../clusters")));
+        assert_eq!(c.context, Some(PathBuf::from("/repo/.nautes-context.json")));
         assert_eq!(c.strict, Some(true));
         let folder_count = crate::rules::find("folder-count").unwrap();
         assert_eq!(c.rules.get(folder_count), Some(&Level::Off));

@@ -26,8 +26,30 @@ pub struct Related {
     pub path: Arc<str>,
     pub span: Span,
     pub message: String,
-    /// The location is in the base revision (a deleted or changed resource), not the checked tree.
-    pub base: bool,
+    pub origin: Origin,
+}
+
+/// Where a related location is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// In the checked tree, or in a file on this machine (the cluster inventory).
+    Here,
+    /// In the base revision (a deleted or changed resource), not the checked tree.
+    Base,
+    /// In another repository, named by its path with namespace: another product's
+    /// `default.project`, known from a tenant context. Its text is not at hand.
+    Repository(Arc<str>),
+}
+
+impl Origin {
+    /// What text outputs write after `path:line:col`: nothing for a place here.
+    pub fn note(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Origin::Here => "".into(),
+            Origin::Base => " (base revision)".into(),
+            Origin::Repository(r) => format!(" (in {r})").into(),
+        }
+    }
 }
 
 /// A safe fix a rule attached to its finding: replace `range` (bytes of the checked text, without
@@ -115,7 +137,7 @@ impl Finding {
             path: path.clone(),
             span,
             message: message.into(),
-            base: false,
+            origin: Origin::Here,
         });
         self
     }
@@ -131,7 +153,24 @@ impl Finding {
             path: path.clone(),
             span,
             message: message.into(),
-            base: true,
+            origin: Origin::Base,
+        });
+        self
+    }
+
+    /// A related location in another repository (`repository`, path with namespace).
+    pub fn related_elsewhere(
+        mut self,
+        repository: &Arc<str>,
+        path: &str,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Finding {
+        self.related.push(Related {
+            path: Arc::from(path),
+            span,
+            message: message.into(),
+            origin: Origin::Repository(repository.clone()),
         });
         self
     }

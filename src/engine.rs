@@ -27,6 +27,8 @@ pub struct Settings {
     pub levels: HashMap<&'static RuleMeta, Level>,
     pub ignore: Option<globset::GlobSet>,
     pub clusters: Option<Arc<Clusters>>,
+    /// Other products' namespace claims (a tenant context); enables the cross-product rule.
+    pub namespaces: Option<Arc<crate::context::NamespaceIndex>>,
 }
 
 /// The cluster inventory by name.
@@ -290,6 +292,7 @@ fn skipped_rules(settings: &Settings, with_base: bool) -> Vec<&'static RuleMeta>
         .filter(|m| match m.needs {
             Needs::Tree => false,
             Needs::Clusters => settings.clusters.is_none(),
+            Needs::Context => settings.namespaces.is_none(),
             Needs::Base => !with_base,
         })
         .filter(|m| level_of(settings, m).is_some())
@@ -576,6 +579,7 @@ fn run_tree_rules(
         model,
         product,
         clusters: settings.clusters.as_deref(),
+        namespaces: settings.namespaces.as_deref(),
         base,
         nautes_version: settings.nautes_version,
     };

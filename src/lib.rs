@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod clusters;
 pub mod config;
+pub mod context;
 pub mod diagnostic;
 pub mod engine;
 pub mod fix;

@@ -183,10 +183,14 @@ fn the_demo_is_clean() {
     assert_eq!(findings(&report), vec![]);
     assert_eq!(code, 0);
     assert!(report["summary"]["resources"].as_u64().expect("count") >= 25);
-    // The demo's config names the cluster inventory, so only the base rule is skipped.
+    // The demo's config names the cluster inventory, so only the base rule and the rule that
+    // needs a tenant context are skipped.
     assert_eq!(
         report["summary"]["skipped_rules"],
-        serde_json::json!(["dr-destination-changed"])
+        serde_json::json!([
+            "dr-namespace-used-by-other-product",
+            "dr-destination-changed"
+        ])
     );
 }
 
@@ -229,7 +233,10 @@ fn the_demo_without_clusters_skips_and_says_so() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         report["summary"]["skipped_rules"],
-        serde_json::json!(["dr-destination-changed"])
+        serde_json::json!([
+            "dr-namespace-used-by-other-product",
+            "dr-destination-changed"
+        ])
     );
 }
 

@@ -41,7 +41,8 @@ fn lint_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.current_dir(dir)
         .args(args)
         .env("NO_COLOR", "1")
-        .env_remove("NAUTES_LINT_CLUSTERS");
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .env_remove("NAUTES_LINT_CONTEXT");
     for var in [
         "GIT_DIR",
         "GIT_WORK_TREE",

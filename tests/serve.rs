@@ -830,6 +830,7 @@ async fn in_process_health_readiness_and_metrics() {
         max_connections: 64,
         yaml: YamlLimits::default(),
         threads: ThreadSettings::default(),
+        catch_up: CatchUp::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(nautes_lint::server::run_on(listener, config, async {

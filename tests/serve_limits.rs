@@ -554,5 +554,5 @@ async fn readyz_fails_when_the_database_file_is_deleted_or_replaced() {
     std::fs::copy(&db, &other).unwrap();
     std::fs::rename(&other, &db).unwrap();
     assert_eq!(ready(&svc).await, 503);
-    assert!(svc.logs().contains("not ready"), "{}", svc.logs());
+    svc.wait_log("not ready").await;
 }

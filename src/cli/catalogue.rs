@@ -8,7 +8,8 @@ use std::fmt::Write;
 fn needs(m: &RuleMeta) -> &'static str {
     match m.needs {
         Needs::Tree => "",
-        Needs::Clusters => " (needs --clusters)",
+        Needs::Clusters => " (needs --clusters or --context)",
+        Needs::Context => " (needs --context)",
         Needs::Base => " (needs a base revision)",
     }
 }
@@ -20,11 +21,16 @@ fn fixable(m: &RuleMeta) -> &'static str {
 /// `nautes-lint rules`: one line per rule.
 pub fn list() -> String {
     let mut out = String::new();
+    let width = REGISTRY
+        .iter()
+        .map(|r| r.meta().id.len())
+        .max()
+        .unwrap_or(0);
     for r in REGISTRY {
         let m = r.meta();
         let _ = writeln!(
             out,
-            "{:<32} {:<8} {}{}{}",
+            "{:<width$} {:<8} {}{}{}",
             m.id,
             m.severity.as_str(),
             m.summary,
@@ -139,6 +145,19 @@ mod tests {
         let plain = explain("dr-environment-not-found").expect("a rule");
         assert!(!plain.contains("**beyond**"), "{plain}");
         assert!(markdown().contains(BEYOND));
+    }
+
+    #[test]
+    fn the_list_keeps_its_columns_whatever_the_longest_id() {
+        let list = list();
+        let severity_at: Vec<usize> = list
+            .lines()
+            .map(|l| {
+                let id = l.split(' ').next().expect("an id");
+                id.len() + l[id.len()..].len() - l[id.len()..].trim_start().len()
+            })
+            .collect();
+        assert!(severity_at.windows(2).all(|w| w[0] == w[1]), "{list}");
     }
 
     #[test]

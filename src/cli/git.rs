@@ -173,19 +173,57 @@ impl Repo {
                 }
             }
         };
+        let context = match (&args.context, &cfg.context) {
+            (Some(p), _) => Some(super::load_context(p)?),
+            (None, Some(p)) if in_tree => Some(self.tree_context(snapshot, p, label)?),
+            (None, Some(p)) => Some(super::load_context(p)?),
+            (None, None) => None,
+        };
+        let from_context = context
+            .as_ref()
+            .map(super::context_inventory)
+            .transpose()?
+            .flatten();
         let mut note = None;
-        let inventory = match (&args.clusters, &cfg.clusters) {
-            (Some(p), _) => Some(super::load_clusters(p, None)?),
-            (None, Some(p)) if in_tree => {
+        // The same order as for a working tree: `--clusters`, the context, `clusters:`.
+        let inventory = match (&args.clusters, from_context, &cfg.clusters) {
+            (Some(p), _, _) => Some(super::load_clusters(p, None)?),
+            (None, Some(inv), _) => Some(inv),
+            (None, None, Some(p)) if in_tree => {
                 let (inv, n) = self.tree_clusters(snapshot, p, label)?;
                 note = n;
                 inv
             }
-            (None, Some(p)) => Some(super::load_clusters(p, None)?),
-            (None, None) => None,
+            (None, None, Some(p)) => Some(super::load_clusters(p, None)?),
+            (None, None, None) => None,
         };
-        let (settings, inventory) = super::finish_settings(args, cfg, inventory)?;
+        let (settings, inventory) = super::finish_settings(args, cfg, inventory, context.as_ref())?;
         Ok((settings, inventory, note))
+    }
+
+    /// The tenant context that a revision's `context: PATH` names: from the revision when it
+    /// holds the file, else from the working tree. Unlike a missing inventory, a context that
+    /// cannot be found is an error even in a bare repository (a server hook): it was asked for,
+    /// and the cross-product rule must not pass on nothing.
+    fn tree_context(
+        &self,
+        snapshot: &Snapshot,
+        path: &Path,
+        label: &str,
+    ) -> Result<crate::context::Context, Failure> {
+        if let Some(p) = normalize(&self.prefix, path)
+            && let Some(bytes) = snapshot.read_file(&self.objects, &p)?
+        {
+            return super::parse_context(&bytes, &format!("{label}:{p}"));
+        }
+        if let Some(workdir) = self.repo.workdir() {
+            return super::load_context(&workdir.join(&self.prefix).join(path));
+        }
+        Err(Failure(format!(
+            "`context: {}` in {label}:{} is not in this revision, and a bare repository has no working tree to find it in; pass --context FILE or set NAUTES_LINT_CONTEXT",
+            path.display(),
+            config::FILE_NAME
+        )))
     }
 
     /// The cluster inventory that a revision's `clusters: PATH` names: from the revision when

@@ -724,8 +724,12 @@ fn one_line(d: &Diagnostic, lines: &mut Vec<String>) {
     }
     for r in &d.related {
         let (line, col, _, _) = crate::diagnostic::line_col(r.span);
-        let rev = if r.base { " (base revision)" } else { "" };
-        lines.push(format!("  {}:{line}:{col}{rev}: {}", r.path, r.message));
+        lines.push(format!(
+            "  {}:{line}:{col}{}: {}",
+            r.path,
+            r.origin.note(),
+            r.message
+        ));
     }
 }
 

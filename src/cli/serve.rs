@@ -87,6 +87,29 @@ pub struct ServeArgs {
     /// New review threads one push may open; the other findings are counted in the summary note.
     #[arg(long, env = "NAUTES_LINT_MR_THREADS_MAX", default_value_t = 20)]
     pub mr_threads_max: usize,
+    /// Seconds between catch-up sweeps (one also runs at start-up): the open merge requests
+    /// and default-branch heads of the served projects are listed, and each head commit without
+    /// a `nautes-lint` status (a delivery the service missed) is queued. 0 turns it off.
+    #[arg(long, env = "NAUTES_LINT_RECONCILE_INTERVAL", default_value_t = 600.0)]
+    pub reconcile_interval: f64,
+    /// A project the catch-up sweeps besides those in the queue's history: its id or full path
+    /// (group/sub/project). Repeat the flag or separate with commas.
+    #[arg(
+        long = "project",
+        env = "NAUTES_LINT_PROJECTS",
+        value_delimiter = ',',
+        value_name = "ID|PATH"
+    )]
+    pub projects: Vec<String>,
+    /// A group whose projects (subgroups included, archived ones not) the catch-up sweeps: its
+    /// id or full path. Repeat the flag or separate with commas.
+    #[arg(
+        long = "group",
+        env = "NAUTES_LINT_GROUPS",
+        value_delimiter = ',',
+        value_name = "ID|PATH"
+    )]
+    pub groups: Vec<String>,
     /// Log lines as JSON (default) or as text for a terminal.
     #[arg(
         long,
@@ -145,6 +168,7 @@ pub fn serve_config(
             )));
         }
     }
+    let catch_up = catch_up(args).map_err(Failure)?;
     if args.max_connections == 0 {
         return Err(Failure("--max-connections must be 1 or more".into()));
     }
@@ -188,6 +212,38 @@ pub fn serve_config(
             mode: args.mr_threads,
             max_new: args.mr_threads_max,
         },
+        catch_up,
+    })
+}
+
+/// The catch-up settings: the interval in seconds like the other durations, `0` for off.
+fn catch_up(args: &ServeArgs) -> Result<crate::server::config::CatchUp, String> {
+    let secs = args.reconcile_interval;
+    if !(secs.is_finite() && (secs == 0.0 || secs >= 1.0)) {
+        return Err(
+            "--reconcile-interval must be a number of seconds: 1 or more, or 0 to turn the catch-up off"
+                .into(),
+        );
+    }
+    let names = |flag: &str, values: &[String]| -> Result<Vec<String>, String> {
+        values
+            .iter()
+            .map(|v| {
+                let v = v.trim().trim_matches('/');
+                if v.is_empty() {
+                    Err(format!(
+                        "{flag} takes an id or a full path, not an empty value"
+                    ))
+                } else {
+                    Ok(v.to_owned())
+                }
+            })
+            .collect()
+    };
+    Ok(crate::server::config::CatchUp {
+        interval: (secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs)),
+        projects: names("--project", &args.projects)?,
+        groups: names("--group", &args.groups)?,
     })
 }
 

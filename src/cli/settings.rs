@@ -12,9 +12,15 @@ pub struct SettingsArgs {
     pub product: Option<String>,
     /// A Cluster YAML file or a folder of them, on this machine; enables the cluster rules.
     /// Overrides `clusters:` of the configuration (a revision's own `clusters:` can only point
-    /// inside that revision).
+    /// inside that revision) and the clusters of a tenant context.
     #[arg(long, value_name = "PATH", env = "NAUTES_LINT_CLUSTERS")]
     pub clusters: Option<PathBuf>,
+    /// A tenant context document on this machine (JSON, as the service's `GET /api/v1/context`
+    /// returns it): its clusters enable the cluster rules (unless --clusters is given), its
+    /// products' namespace claims dr-namespace-used-by-other-product. Overrides `context:` of the
+    /// configuration. A file that cannot be read or used is an error, never a skip.
+    #[arg(long, value_name = "FILE", env = "NAUTES_LINT_CONTEXT")]
+    pub context: Option<PathBuf>,
     /// The Nautes version the repository targets; from 0.3.6 the legacy destination is an error.
     #[arg(long, value_name = "X.Y.Z")]
     pub nautes_version: Option<String>,
@@ -39,11 +45,20 @@ pub fn settings(
         Some(path) => load_config(path)?,
         None => Config::load(&root.join(config::FILE_NAME))?.unwrap_or_default(),
     };
-    let inventory = match args.clusters.as_ref().or(cfg.clusters.as_ref()) {
-        Some(p) => Some(load_clusters(p, Some(root))?),
+    let context = match args.context.as_ref().or(cfg.context.as_ref()) {
+        Some(p) => Some(load_context(p)?),
         None => None,
     };
-    finish_settings(args, cfg, inventory)
+    let from_context = context.as_ref().map(context_inventory).transpose()?;
+    // `--clusters` wins, then the context's clusters, then `clusters:` of the configuration:
+    // the context is the tenant's inventory as the service last read it, fresher than a copy.
+    let inventory = match (&args.clusters, from_context.flatten(), &cfg.clusters) {
+        (Some(p), _, _) => Some(load_clusters(p, Some(root))?),
+        (None, Some(inv), _) => Some(inv),
+        (None, None, Some(p)) => Some(load_clusters(p, Some(root))?),
+        (None, None, None) => None,
+    };
+    finish_settings(args, cfg, inventory, context.as_ref())
 }
 
 /// A configuration file named on the command line: it must exist.
@@ -59,12 +74,43 @@ pub(crate) fn load_clusters(
         .map_err(|e| Failure(format!("cannot load the cluster inventory: {e}")))
 }
 
+/// A tenant context document named on the command line or in the configuration: it must exist
+/// and be valid, or the check fails (exit 2) rather than run without what it was asked to use.
+pub(crate) fn load_context(path: &Path) -> Result<crate::context::Context, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure(format!(
+            "cannot read the tenant context {}: {e}",
+            path.display()
+        ))
+    })?;
+    parse_context(&bytes, &path.display().to_string())
+}
+
+/// A tenant context document read from `shown` (a file, or `rev:path` in a revision).
+pub(crate) fn parse_context(bytes: &[u8], shown: &str) -> Result<crate::context::Context, Failure> {
+    crate::context::Context::from_json(bytes)
+        .map_err(|e| Failure(format!("cannot load the tenant context {shown}: {e}")))
+}
+
+/// The cluster inventory of a context, when it holds one.
+pub(crate) fn context_inventory(
+    context: &crate::context::Context,
+) -> Result<Option<crate::clusters::Inventory>, Failure> {
+    context.inventory().map_err(|e| {
+        Failure(format!(
+            "cannot load the cluster inventory of the tenant context: {e}"
+        ))
+    })
+}
+
 /// The flags over a loaded configuration; `inventory` is the cluster inventory, when one was
-/// named (it enables the cluster rules).
+/// named (it enables the cluster rules), `context` the tenant context, whose other products'
+/// namespace claims enable the cross-product rule.
 pub(crate) fn finish_settings(
     args: &SettingsArgs,
     cfg: Config,
     mut inventory: Option<crate::clusters::Inventory>,
+    context: Option<&crate::context::Context>,
 ) -> Result<(Settings, crate::clusters::Inventory), Failure> {
     let nautes_version = match &args.nautes_version {
         Some(v) => Some(config::parse_version(v).ok_or_else(|| {
@@ -87,6 +133,10 @@ pub(crate) fn finish_settings(
     let clusters = inventory
         .as_mut()
         .map(|i| std::sync::Arc::new(std::mem::take(&mut i.clusters)));
-    let settings = config::settings(cfg, over, clusters).map_err(Failure)?;
+    // The product, when known now, is left out of the index; an assumed one is left out by the
+    // rule, which knows it only after the tree is read.
+    let except = over.product.as_deref().or(cfg.product.as_deref());
+    let namespaces = context.map(|c| std::sync::Arc::new(c.namespace_index(except)));
+    let settings = config::settings(cfg, over, clusters, namespaces).map_err(Failure)?;
     Ok((settings, inventory.unwrap_or_default()))
 }

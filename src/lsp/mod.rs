@@ -622,8 +622,8 @@ impl<'c> Server<'c> {
         let related: Vec<lsp::DiagnosticRelatedInformation> = d
             .related
             .iter()
-            // Places in a base revision are not files the editor can open.
-            .filter(|r| !r.base)
+            // Places in a base revision or another repository are not files the editor can open.
+            .filter(|r| r.origin == crate::diagnostic::Origin::Here)
             .filter_map(|r| {
                 // A tree path (an open document keeps the client's URI) or an inventory file.
                 let uri = self.uri(&r.path)?;

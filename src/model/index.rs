@@ -96,6 +96,16 @@ impl Model {
         map.get(name).map(|&i| &self.resources[i as usize])
     }
 
+    /// The cluster a DeploymentRuntime deploys to: the `spec.cluster` of the Environment its
+    /// destination names. `None` when that Environment or its cluster is missing.
+    pub fn cluster_of(&self, runtime: &Resource) -> Option<&super::SpStr> {
+        let env = runtime.dr()?.environment.as_ref()?;
+        self.get(Kind::Environment, &env.value)?
+            .env()?
+            .cluster
+            .as_ref()
+    }
+
     /// Names of every resource of `kind`, for "did you mean" suggestions.
     pub fn names(&self, kind: Kind) -> impl Iterator<Item = &str> {
         self.index.by_kind[slot(kind)].keys().map(|n| &**n)

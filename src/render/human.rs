@@ -2,7 +2,7 @@
 //! underlined, the rule id, one help line, related places, then a one-line summary.
 
 use super::plural;
-use crate::diagnostic::{Diagnostic, Severity, line_col};
+use crate::diagnostic::{Diagnostic, Origin, Severity, line_col};
 use crate::engine::{ProductSource, Report};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use std::fmt::Write;
@@ -90,7 +90,7 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
         ));
     }
     for r in &d.related {
-        let same_file = !r.base && r.path == d.path && text.is_some();
+        let same_file = r.origin == Origin::Here && r.path == d.path && text.is_some();
         if let (true, Some(t)) = (same_file, &text) {
             labels.push(LabeledSpan::new_with_span(
                 Some(r.message.clone()),
@@ -98,8 +98,12 @@ fn view<'a>(d: &'a Diagnostic, report: &Report) -> View<'a> {
             ));
         } else {
             let (line, col, _, _) = line_col(r.span);
-            let rev = if r.base { " (base revision)" } else { "" };
-            notes.push(format!("{}: {}:{line}:{col}{rev}", r.message, r.path));
+            notes.push(format!(
+                "{}: {}:{line}:{col}{}",
+                r.message,
+                r.path,
+                r.origin.note()
+            ));
         }
     }
     let mut help = d.help.clone().unwrap_or_default();

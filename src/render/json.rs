@@ -66,6 +66,10 @@ struct Related<'a> {
     line: u32,
     column: u32,
     message: &'a str,
+    /// Set when the place is in another repository (another product's `default.project`, path
+    /// with namespace): `path` is then a path in that repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<&'a str>,
 }
 
 fn diag(d: &Diagnostic) -> Diag<'_> {
@@ -94,6 +98,10 @@ fn diag(d: &Diagnostic) -> Diag<'_> {
                     line,
                     column,
                     message: &r.message,
+                    repository: match &r.origin {
+                        crate::diagnostic::Origin::Repository(repo) => Some(repo),
+                        _ => None,
+                    },
                 }
             })
             .collect(),

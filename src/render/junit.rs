@@ -111,8 +111,13 @@ fn one(d: &Diagnostic) -> String {
     }
     for r in &d.related {
         let (line, col, _, _) = crate::diagnostic::line_col(r.span);
-        let rev = if r.base { " (base revision)" } else { "" };
-        let _ = write!(s, "\nnote: {}: {}:{line}:{col}{rev}", r.message, r.path);
+        let _ = write!(
+            s,
+            "\nnote: {}: {}:{line}:{col}{}",
+            r.message,
+            r.path,
+            r.origin.note()
+        );
     }
     s
 }

@@ -17,7 +17,7 @@
 //! - `code.url` is left out: the rules' documentation ships with the binary (`nautes-lint
 //!   explain RULE`), not at a URL.
 
-use crate::diagnostic::{Diagnostic, Related, Severity, line_col};
+use crate::diagnostic::{Diagnostic, Origin, Related, Severity, line_col};
 use crate::engine::Report;
 use crate::yaml::Span;
 use serde_json::{Map, Value, json};
@@ -80,10 +80,16 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
 }
 
 fn related(report: &Report, r: &Related) -> Value {
-    if r.base {
+    // reviewdog can only show a location in the checked tree; a place elsewhere is told in words.
+    let elsewhere = match &r.origin {
+        Origin::Here => None,
+        Origin::Base => Some("the base revision".to_owned()),
+        Origin::Repository(repo) => Some(repo.to_string()),
+    };
+    if let Some(place) = elsewhere {
         let (line, column, _, _) = line_col(r.span);
         return json!({
-            "message": format!("{} ({}:{line}:{column} in the base revision)", r.message, r.path),
+            "message": format!("{} ({}:{line}:{column} in {place})", r.message, r.path),
         });
     }
     let text = report.sources.get(&r.path).map(|t| &**t);

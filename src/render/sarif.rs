@@ -15,7 +15,7 @@
 //!   resource, node, message; never a line number), so reruns and moved lines match.
 //! - With a base revision, `baselineState` says `new` or `unchanged`.
 
-use crate::diagnostic::{Diagnostic, Related, Severity, line_col};
+use crate::diagnostic::{Diagnostic, Origin, Related, Severity, line_col};
 use crate::engine::Report;
 use crate::rules::RuleMeta;
 use serde_json::{Map, Value, json};
@@ -172,12 +172,18 @@ fn physical(path: &str, span: crate::yaml::Span) -> Map<String, Value> {
 }
 
 fn related(id: usize, r: &Related) -> Value {
-    if r.base {
-        // The place is in the base revision, not in the checked files: say where in words.
+    // A place outside the checked files (the base revision, another repository): say where in
+    // words, as a physical location would name a file of this repository.
+    let elsewhere = match &r.origin {
+        Origin::Here => None,
+        Origin::Base => Some("the base revision"),
+        Origin::Repository(repo) => Some(&**repo),
+    };
+    if let Some(place) = elsewhere {
         let (line, column, _, _) = line_col(r.span);
         return json!({
             "id": id,
-            "message": {"text": format!("{} ({}:{line}:{column} in the base revision)", r.message, r.path)},
+            "message": {"text": format!("{} ({}:{line}:{column} in {place})", r.message, r.path)},
         });
     }
     let mut m = physical(&r.path, r.span);

@@ -45,13 +45,27 @@ pub(super) fn check(rule: &'static RuleMeta) {
     let cfg = Config::load(&head.join(config::FILE_NAME))
         .expect("the fixture's config parses")
         .unwrap_or_default();
-    let inventory = cfg.clusters.as_ref().map(|p| {
-        crate::clusters::load(p, Some(&head)).expect("the fixture's cluster inventory loads")
+    // As the CLI does: `clusters:` wins over the context's clusters; the context's other
+    // products give the namespace claims.
+    let context = cfg.context.as_ref().map(|p| {
+        let bytes = std::fs::read(head.join(p)).expect("the fixture's context reads");
+        crate::context::Context::from_json(&bytes).expect("the fixture's context parses")
     });
+    let inventory = match (&cfg.clusters, &context) {
+        (Some(p), _) => Some(
+            crate::clusters::load(p, Some(&head)).expect("the fixture's cluster inventory loads"),
+        ),
+        (None, Some(c)) => c.inventory().expect("the fixture's context clusters parse"),
+        (None, None) => None,
+    };
     let clusters = inventory
         .as_ref()
         .map(|i| std::sync::Arc::new(i.clusters.clone()));
-    let settings = config::settings(cfg, config::Overrides::default(), clusters).expect("settings");
+    let namespaces = context
+        .as_ref()
+        .map(|c| std::sync::Arc::new(c.namespace_index(cfg.product.as_deref())));
+    let settings = config::settings(cfg, config::Overrides::default(), clusters, namespaces)
+        .expect("settings");
     let tree = memory_tree(&head);
     let mut report = crate::validate(&tree, base.as_ref().map(|b| b as &dyn Tree), &settings);
     if let Some(i) = &inventory {

@@ -79,6 +79,7 @@ catalogue! {
     dr_manifest_path,
     dr_cluster_not_deployment,
     dr_component_namespace,
+    dr_namespace_used_by_other_product,
     dr_destination_changed,
     env_cluster_not_found,
     env_duplicate_cluster,
@@ -106,8 +107,10 @@ mod fixture_tests;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
     Tree,
-    /// A cluster inventory (`--clusters`); skipped without one.
+    /// A cluster inventory (`--clusters`, or a tenant context's); skipped without one.
     Clusters,
+    /// Other products' namespace claims (`--context`); skipped without them.
+    Context,
     /// A base revision (`--base`, hooks); skipped without one.
     Base,
 }
@@ -194,6 +197,8 @@ pub struct TreeCtx<'a> {
     pub model: &'a Model,
     pub product: Option<&'a str>,
     pub clusters: Option<&'a HashMap<String, Cluster>>,
+    /// Other products' namespace claims, from a tenant context.
+    pub namespaces: Option<&'a crate::context::NamespaceIndex>,
     /// The model of the base revision, when one is compared.
     pub base: Option<&'a Model>,
     pub nautes_version: Option<(u32, u32, u32)>,

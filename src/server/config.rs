@@ -59,6 +59,8 @@ pub struct ServeConfig {
     pub yaml: YamlLimits,
     /// Review threads on merge requests.
     pub threads: ThreadSettings,
+    /// The sweep that finds commits whose delivery was missed.
+    pub catch_up: CatchUp,
 }
 
 /// Review threads on merge requests: `--mr-threads` (a repository's `mrThreads:` wins) and
@@ -75,6 +77,30 @@ impl Default for ThreadSettings {
         ThreadSettings {
             mode: crate::config::ThreadMode::Added,
             max_new: 20,
+        }
+    }
+}
+
+/// The catch-up sweep: at start-up and then every `interval`, the open merge requests and the
+/// default-branch heads of the served projects are listed, and every head commit without a
+/// `nautes-lint` status is queued (see [`super::reconcile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUp {
+    /// None: no sweep at all (`--reconcile-interval 0`).
+    pub interval: Option<Duration>,
+    /// Projects always swept, by id or full path (`group/sub/project`), besides those in the
+    /// queue's history.
+    pub projects: Vec<String>,
+    /// Groups whose projects (subgroups included, archived ones not) are swept.
+    pub groups: Vec<String>,
+}
+
+impl Default for CatchUp {
+    fn default() -> Self {
+        CatchUp {
+            interval: Some(Duration::from_secs(600)),
+            projects: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }

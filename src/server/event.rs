@@ -154,7 +154,7 @@ struct MergeRequest {
 /// A full commit sha (SHA-1 or SHA-256) in lower case, as GitLab writes it, so the same commit
 /// always makes the same duplicate key. An abbreviated sha is refused, not resolved: GitLab
 /// never sends one, and it could name another commit once the repository grows.
-fn full_sha(s: &str) -> Option<String> {
+pub fn full_sha(s: &str) -> Option<String> {
     (matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| s.to_ascii_lowercase())
 }
@@ -273,19 +273,14 @@ pub fn decide(
             } else {
                 m.project.id
             };
-            Ok(meta(NewJob {
-                kind: JobKind::MergeRequest,
-                project_id: a.source_project_id,
+            Ok(meta(NewJob::merge_request(
+                a.source_project_id,
                 sha,
-                ref_name: a.source_branch,
-                base: Some(Base::Rev {
-                    project: target,
-                    rev: a.target_branch,
-                }),
-                merge_request: Some((target, a.iid)),
-                event_uuid: None,
-                idempotency_key: None,
-            }))
+                a.source_branch,
+                target,
+                a.target_branch,
+                a.iid,
+            )))
         }
         Some("Tag Push Hook") => Ok(Decision::Ignore("tag push")),
         Some("Note Hook") => Ok(Decision::Ignore("comment")),

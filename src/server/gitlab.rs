@@ -49,6 +49,9 @@ impl StatusState {
 /// The commit status name the service posts under.
 pub const STATUS_NAME: &str = "nautes-lint";
 
+/// Items per page of a listing: GitLab's maximum.
+const PER_PAGE: usize = 100;
+
 #[derive(Debug, Deserialize)]
 pub struct Note {
     pub id: i64,
@@ -61,9 +64,6 @@ pub struct Note {
 pub struct User {
     pub id: i64,
 }
-
-/// Items per page of the lists the service reads.
-const PER_PAGE: usize = 100;
 
 /// A diff version of a merge request (`GET .../merge_requests/:iid/versions`).
 #[derive(Debug, Clone, Deserialize)]
@@ -380,7 +380,7 @@ impl GitLab {
     /// One page (1-based, [`PER_PAGE`] items) of a GitLab list, and whether another page
     /// follows (GitLab's `X-Next-Page`; without that header, a full page means "maybe").
     /// `path` may hold a query already.
-    async fn list_page<T: serde::de::DeserializeOwned>(
+    pub async fn list_page<T: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -701,7 +701,7 @@ impl GitLab {
     }
 
     /// A GET whose answer is one JSON object.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -800,7 +800,7 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// Percent-encodes a path or query value (branch names hold `/`).
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

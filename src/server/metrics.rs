@@ -33,6 +33,10 @@ pub struct Metrics {
     refused_connections: AtomicU64,
     /// Merge-request review thread actions (opened, resolved, reopened, refused, failed) -> count
     threads: Mutex<BTreeMap<&'static str, u64>>,
+    /// Catch-up sweeps by outcome ("done", "stopped").
+    sweeps: Mutex<BTreeMap<&'static str, u64>>,
+    /// Commits the catch-up queued: each one a delivery the service missed.
+    caught_up: AtomicU64,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -90,6 +94,14 @@ impl Metrics {
 
     pub fn gitlab_error(&self, endpoint: &'static str, class: &'static str) {
         bump(&self.gitlab_errors, (endpoint, class));
+    }
+
+    pub fn sweep(&self, outcome: &'static str) {
+        bump(&self.sweeps, outcome);
+    }
+
+    pub fn caught_up(&self) {
+        self.caught_up.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text; `queued` and `running` come from the database at scrape time.
@@ -179,6 +191,21 @@ impl Metrics {
                 "nautes_lint_mr_threads_total{{action=\"{action}\"}} {n}"
             );
         }
+        out.push_str("# HELP nautes_lint_catch_up_sweeps_total Catch-up sweeps by outcome (done, stopped: GitLab or the queue cut it short).\n");
+        out.push_str("# TYPE nautes_lint_catch_up_sweeps_total counter\n");
+        for (outcome, n) in self.sweeps.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "nautes_lint_catch_up_sweeps_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP nautes_lint_catch_up_queued_total Commits the catch-up queued: deliveries the service missed.\n");
+        out.push_str("# TYPE nautes_lint_catch_up_queued_total counter\n");
+        let _ = writeln!(
+            out,
+            "nautes_lint_catch_up_queued_total {}",
+            self.caught_up.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -198,6 +225,8 @@ mod tests {
         m.archive("hit");
         m.connection_refused();
         m.thread("opened");
+        m.sweep("done");
+        m.caught_up();
         let t = m.render(4, 1);
         assert!(
             t.contains("nautes_lint_webhook_events_total{kind=\"push\",outcome=\"accepted\"} 2")
@@ -210,5 +239,7 @@ mod tests {
         assert!(t.contains("nautes_lint_archives_total{source=\"hit\"} 1"));
         assert!(t.contains("nautes_lint_connections_refused_total 1"));
         assert!(t.contains("nautes_lint_mr_threads_total{action=\"opened\"} 1"));
+        assert!(t.contains("nautes_lint_catch_up_sweeps_total{outcome=\"done\"} 1"));
+        assert!(t.contains("nautes_lint_catch_up_queued_total 1"));
     }
 }

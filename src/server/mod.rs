@@ -14,6 +14,7 @@ pub mod event;
 pub mod gitlab;
 pub mod metrics;
 pub mod queue;
+pub mod reconcile;
 pub mod threads;
 pub mod threads_sync;
 pub mod worker;
@@ -121,6 +122,8 @@ pub async fn run_on(
         archives: archive::ArchiveCache::new(ARCHIVE_CACHE_BYTES),
         yaml: archive::YamlBudget::new(config.yaml.total, config.yaml.per_job),
     });
+    // The catch-up stops with the workers' intake: it only queues.
+    let catch_up = tokio::spawn(reconcile::run(ctx.clone(), stop_rx.clone()));
     let mut workers = tokio::task::JoinSet::new();
     for n in 0..config.workers {
         workers.spawn(worker::run(
@@ -181,6 +184,7 @@ pub async fn run_on(
         }
     };
     tokio::join!(server, supervisor);
+    let _ = catch_up.await;
     queue.close().await;
     tracing::info!("stopped");
     Ok(())

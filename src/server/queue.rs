@@ -98,6 +98,32 @@ pub enum Base {
 }
 
 impl NewJob {
+    /// The job a merge request's new head asks for, from a delivery or the catch-up sweep alike:
+    /// the source branch's commit, compared with the target branch, the note on the merge
+    /// request in its target project.
+    pub fn merge_request(
+        source_project: i64,
+        sha: String,
+        source_branch: String,
+        target_project: i64,
+        target_branch: String,
+        iid: i64,
+    ) -> NewJob {
+        NewJob {
+            kind: JobKind::MergeRequest,
+            project_id: source_project,
+            sha,
+            ref_name: source_branch,
+            base: Some(Base::Rev {
+                project: target_project,
+                rev: target_branch,
+            }),
+            merge_request: Some((target_project, iid)),
+            event_uuid: None,
+            idempotency_key: None,
+        }
+    }
+
     /// Jobs with the same key replace each other while still queued.
     fn supersede_key(&self) -> String {
         match self.merge_request {
@@ -705,6 +731,38 @@ impl Queue {
         .await
     }
 
+    /// The projects the service has served, for the catch-up sweep: those where a push (or a
+    /// merge request within the project) was checked, and the target projects of the merge
+    /// requests it wrote a note on, as far back as finished jobs are kept. Not a fork that only
+    /// sent merge requests: nothing of the fork's own is served. Runs on the writer thread, so
+    /// it walks the indexes one project at a time (a few lookups per project): a scan of every
+    /// job kept would hold every delivery's answer while it runs.
+    pub async fn projects(&self) -> Result<Vec<i64>, QueueError> {
+        self.call(|c| {
+            c.prepare(
+                "WITH RECURSIVE
+                 seen(id) AS (
+                    SELECT MIN(project_id) FROM jobs
+                    UNION ALL
+                    SELECT (SELECT MIN(project_id) FROM jobs WHERE project_id > seen.id)
+                    FROM seen WHERE seen.id IS NOT NULL),
+                 noted(id) AS (
+                    SELECT MIN(project_id) FROM mr_notes
+                    UNION ALL
+                    SELECT (SELECT MIN(project_id) FROM mr_notes WHERE project_id > noted.id)
+                    FROM noted WHERE noted.id IS NOT NULL)
+                 SELECT id FROM seen WHERE id IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM jobs
+                    WHERE project_id=seen.id AND (kind='push' OR mr_project_id=seen.id))
+                 UNION SELECT id FROM noted WHERE id IS NOT NULL
+                 ORDER BY 1",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
+        })
+        .await
+    }
+
     /// A job's state and last error, for tests and operators.
     pub async fn state_of(&self, id: i64) -> Result<Option<(String, Option<String>)>, QueueError> {
         self.call(move |c| {
@@ -1029,5 +1087,21 @@ mod tests {
             assert!(matches!(h.await.unwrap(), Ok(Enqueued::Accepted { .. })));
         }
         assert_eq!(q.depth().await.unwrap().queued, 200);
+    }
+
+    #[tokio::test]
+    async fn projects_are_those_served_not_the_forks_that_only_sent_merge_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
+        assert_eq!(q.projects().await.unwrap(), Vec::<i64>::new());
+        q.enqueue(push("a1", "main", None)).await.unwrap();
+        // A merge request within project 4, and one from fork 9 into project 5 (noted).
+        let within = NewJob::merge_request(4, "b1".into(), "f".into(), 4, "main".into(), 1);
+        q.enqueue(within).await.unwrap();
+        let fork = NewJob::merge_request(9, "c1".into(), "f".into(), 5, "main".into(), 2);
+        q.enqueue(fork).await.unwrap();
+        assert_eq!(q.projects().await.unwrap(), [4, 7]);
+        q.set_note_id(5, 2, 100).await.unwrap();
+        assert_eq!(q.projects().await.unwrap(), [4, 5, 7]);
     }
 }

@@ -10,7 +10,7 @@
 //! person resolved stays resolved: they decided about it.
 
 use crate::config::ThreadMode;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Origin, Severity};
 use crate::render::plural;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -284,9 +284,15 @@ pub fn thread_body(d: &Diagnostic, fingerprint: &str, blob: &str) -> String {
         out.push_str("\nRelated:\n");
         for r in &d.related {
             let (line, _, _, _) = crate::diagnostic::line_col(r.span);
-            if r.base {
+            // Only a place in the checked commit has a page to link to.
+            let elsewhere = match &r.origin {
+                Origin::Here => None,
+                Origin::Base => Some("the target branch".to_owned()),
+                Origin::Repository(repo) => Some(repo.to_string()),
+            };
+            if let Some(place) = elsewhere {
                 out.push_str(&format!(
-                    "- `{}:{line}` (in the target branch): {}\n",
+                    "- `{}:{line}` (in {place}): {}\n",
                     r.path,
                     one_line(&r.message)
                 ));
@@ -615,13 +621,13 @@ mod tests {
                     path: "runtimes/dr dev.yaml".into(),
                     span: at(13),
                     message: "the manifest code repo".into(),
-                    base: false,
+                    origin: Origin::Here,
                 },
                 Related {
                     path: "envs/old.yaml".into(),
                     span: at(4),
                     message: "was here".into(),
-                    base: true,
+                    origin: Origin::Base,
                 },
             ],
             new: Some(true),

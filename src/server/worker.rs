@@ -504,7 +504,7 @@ fn settings_for(
         .map_err(|e| e.to_string())?,
         None => Config::default(),
     };
-    crate::config::settings(cfg, crate::config::Overrides::default(), clusters)
+    crate::config::settings(cfg, crate::config::Overrides::default(), clusters, None)
 }
 
 /// The status description: the counts, at most 255 characters.

@@ -1,12 +1,13 @@
 //! A fake GitLab API for the webhook service: serves repository archives built from fixture
-//! trees, takes commit statuses and merge-request notes (each with its author: the token's user
-//! may edit only its own, as on GitLab), answers `GET /user`, `GET /projects/:id` and
-//! `merge_base`, records every call, and can be told to fail (503, 429, a malformed body) or to
-//! hold archive downloads until released (before the answer, or in the middle of its body).
-//! Merge requests have diff versions, diffs and discussions (review threads): a thread's
-//! position is checked against the latest version and the diff's hunks as GitLab does, and one
-//! outside them gets GitLab's 400. Shared by `tests/serve.rs` and `examples/fake_gitlab.rs`
-//! (the benchmark).
+//! trees, takes commit statuses (and lists them back) and merge-request notes (each with its
+//! author: the token's user may edit only its own, as on GitLab), answers `GET /user`,
+//! `GET /projects/:id` (or its path), `merge_base`, and for the catch-up the branches, the open
+//! merge requests and a group's projects, paginated as GitLab does; records every call, and can
+//! be told to fail (503, 429, a malformed body) or to hold archive downloads until released
+//! (before the answer, or in the middle of its body). Merge requests have diff versions, diffs
+//! and discussions (review threads): a thread's position is checked against the latest version
+//! and the diff's hunks as GitLab does, and one outside them gets GitLab's 400. Shared by
+//! `tests/serve.rs` and `examples/fake_gitlab.rs` (the benchmark).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -105,6 +106,18 @@ struct Inner {
     diffs: HashMap<(i64, i64), Vec<serde_json::Value>>,
     /// (project, iid) -> discussions, oldest first.
     discussions: HashMap<(i64, i64), Vec<Discussion>>,
+    /// (project, branch) -> head commit; other branches do not exist (404).
+    branches: HashMap<(i64, String), String>,
+    /// Target project -> its open merge requests, in GitLab's list shape.
+    merge_requests: HashMap<i64, Vec<serde_json::Value>>,
+    /// (project, sha) -> the statuses on the commit: (name, state), oldest first.
+    commit_statuses: HashMap<(i64, String), Vec<(String, String)>>,
+    /// Full path -> project id, for `GET /projects/:path`.
+    project_paths: HashMap<String, i64>,
+    /// Group id or full path -> its projects' ids.
+    groups: HashMap<String, Vec<i64>>,
+    /// Lower than GitLab's 100 to make listings span several pages.
+    max_per_page: Option<usize>,
     next_id: i64,
     final_statuses: u64,
     first_call: Option<Instant>,
@@ -257,6 +270,64 @@ impl FakeGitLab {
             .get(&(project, iid))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// `branch` of `project` points at `sha` (a push that happened, delivered or not).
+    pub fn set_branch(&self, project: i64, branch: &str, sha: &str) {
+        self.lock()
+            .branches
+            .insert((project, branch.to_owned()), sha.to_owned());
+    }
+
+    /// An open merge request `iid` of `project`, from `source_branch` (head `sha`) of the same
+    /// project into `target_branch`.
+    pub fn open_merge_request(
+        &self,
+        project: i64,
+        iid: i64,
+        source_branch: &str,
+        target_branch: &str,
+        sha: &str,
+    ) {
+        let mut g = self.lock();
+        g.next_id += 1;
+        let id = g.next_id;
+        g.merge_requests
+            .entry(project)
+            .or_default()
+            .push(serde_json::json!({
+                "id": id, "iid": iid, "project_id": project, "state": "opened",
+                "title": format!("merge request {iid}"), "draft": false,
+                "source_project_id": project, "target_project_id": project,
+                "source_branch": source_branch, "target_branch": target_branch,
+                "sha": sha, "merge_commit_sha": null,
+            }));
+    }
+
+    /// A status somebody already posted on `sha` of `project` (another run, a CI job).
+    pub fn add_status(&self, project: i64, sha: &str, name: &str, state: &str) {
+        self.lock()
+            .commit_statuses
+            .entry((project, sha.to_owned()))
+            .or_default()
+            .push((name.to_owned(), state.to_owned()));
+    }
+
+    /// `GET /projects/:path` answers project `id` for `path` (`group/project`).
+    pub fn set_project_path(&self, path: &str, id: i64) {
+        self.lock().project_paths.insert(path.to_owned(), id);
+    }
+
+    /// Group `group` (an id or a path) holds `projects`.
+    pub fn set_group(&self, group: &str, projects: &[i64]) {
+        self.lock()
+            .groups
+            .insert(group.to_owned(), projects.to_vec());
+    }
+
+    /// Listings give at most `n` items a page, whatever `per_page` asks.
+    pub fn set_max_per_page(&self, n: usize) {
+        self.lock().max_per_page = Some(n);
     }
 
     /// While held, archive downloads wait (a job is then "in flight" for as long as a test
@@ -488,7 +559,7 @@ async fn route(
                 serde_json::json!({"final_statuses": g.final_statuses, "seconds": span}),
             )
         }
-        ("POST", ["api", "v4", "projects", _, "statuses", sha]) => {
+        ("POST", ["api", "v4", "projects", pid, "statuses", sha]) => {
             released(st.hold.clone(), |_| {
                 st.inner
                     .lock()
@@ -499,6 +570,16 @@ async fn route(
             .await;
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             g.next_id += 1;
+            if let Ok(pid) = pid.parse::<i64>() {
+                let entry = (
+                    body["name"].as_str().unwrap_or("default").to_owned(),
+                    body["state"].as_str().unwrap_or("").to_owned(),
+                );
+                g.commit_statuses
+                    .entry((pid, (*sha).to_owned()))
+                    .or_default()
+                    .push(entry);
+            }
             json_response(
                 StatusCode::CREATED,
                 serde_json::json!({"id": g.next_id, "sha": sha, "status": body["state"],
@@ -514,20 +595,94 @@ async fn route(
             )
         }
         ("GET", ["api", "v4", "projects", pid]) => {
-            let Ok(pid) = pid.parse::<i64>() else {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(pid) = project_id(&g, pid) else {
                 return not_found();
             };
+            json_response(StatusCode::OK, project_json(&g, pid))
+        }
+        (
+            "GET",
+            [
+                "api",
+                "v4",
+                "projects",
+                pid,
+                "repository",
+                "branches",
+                branch,
+            ],
+        ) => {
             let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let branch = g
-                .default_branches
-                .get(&pid)
-                .cloned()
-                .unwrap_or_else(|| "main".to_owned());
-            json_response(
-                StatusCode::OK,
-                serde_json::json!({"id": pid, "default_branch": branch,
-                    "web_url": format!("http://gitlab.example.com/group/project-{pid}")}),
-            )
+            let found = project_id(&g, pid).and_then(|pid| {
+                let name = percent_decode(branch);
+                let head = g.branches.get(&(pid, name.clone()))?;
+                Some(
+                    serde_json::json!({"name": name, "merged": false, "protected": false,
+                    "default": false, "commit": {"id": head, "short_id": &head[..8]}}),
+                )
+            });
+            match found {
+                Some(b) => json_response(StatusCode::OK, b),
+                None => json_response(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"message": "404 Branch Not Found"}),
+                ),
+            }
+        }
+        ("GET", ["api", "v4", "projects", pid, "merge_requests"]) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(pid) = project_id(&g, pid) else {
+                return not_found();
+            };
+            // Only `state=opened` is asked for; the fake holds open ones only.
+            if query_param(query, "state").as_deref() != Some("opened") {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"message": "the fake lists open merge requests only"}),
+                );
+            }
+            let all = g.merge_requests.get(&pid).cloned().unwrap_or_default();
+            paginated(query, all, g.max_per_page)
+        }
+        (
+            "GET",
+            [
+                "api",
+                "v4",
+                "projects",
+                pid,
+                "repository",
+                "commits",
+                sha,
+                "statuses",
+            ],
+        ) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(pid) = project_id(&g, pid) else {
+                return not_found();
+            };
+            let name = query_param(query, "name");
+            let all: Vec<_> = g
+                .commit_statuses
+                .get(&(pid, (*sha).to_owned()))
+                .into_iter()
+                .flatten()
+                .filter(|(n, _)| name.as_ref().is_none_or(|want| want == n))
+                .map(|(n, state)| serde_json::json!({"sha": sha, "name": n, "status": state}))
+                .collect();
+            paginated(query, all, g.max_per_page)
+        }
+        ("GET", ["api", "v4", "groups", group, "projects"]) => {
+            let g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(ids) = g.groups.get(&percent_decode(group)) else {
+                return json_response(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"message": "404 Group Not Found"}),
+                );
+            };
+            let all = ids.iter().map(|id| project_json(&g, *id)).collect();
+            paginated(query, all, g.max_per_page)
         }
         ("GET", ["api", "v4", "projects", _, "repository", "merge_base"]) => {
             // GitLab: `refs[]` twice; 400 without two refs, 404 when they share no history.
@@ -607,36 +762,16 @@ async fn route(
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             match (m, rest) {
                 ("GET", []) => {
-                    // Paginated as GitLab does: `page` and `per_page` (default 20, at most
-                    // 100), `X-Next-Page` empty on the last page.
-                    let param = |name, default: usize| {
-                        query_param(query, name)
-                            .and_then(|v| v.parse::<usize>().ok())
-                            .unwrap_or(default)
-                    };
-                    let (page, per_page) =
-                        (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
                     let all = g.notes.get(&(pid, iid)).cloned().unwrap_or_default();
-                    let list: Vec<_> = all
+                    let list = all
                         .iter()
-                        .skip((page - 1) * per_page)
-                        .take(per_page)
                         .map(|(id, b)| {
                             let author = g.note_authors.get(id).copied().unwrap_or(HUMAN_USER);
                             serde_json::json!({"id": id, "body": b, "system": false,
                                 "author": {"id": author, "username": format!("user-{author}")}})
                         })
                         .collect();
-                    let next = if page * per_page < all.len() {
-                        (page + 1).to_string()
-                    } else {
-                        String::new()
-                    };
-                    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
-                    if let Ok(v) = next.parse() {
-                        resp.headers_mut().insert("x-next-page", v);
-                    }
-                    resp
+                    paginated(query, list, g.max_per_page)
                 }
                 ("POST", []) => {
                     g.next_id += 1;
@@ -707,33 +842,6 @@ async fn route(
     }
 }
 
-/// A page of `all` as GitLab paginates (`page`, `per_page` default 20 and at most 100,
-/// `X-Next-Page` empty on the last page).
-fn paginated(all: Vec<serde_json::Value>, query: &str) -> Response {
-    let param = |name, default: usize| {
-        query_param(query, name)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    let (page, per_page) = (param("page", 1).max(1), param("per_page", 20).clamp(1, 100));
-    let list: Vec<_> = all
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .cloned()
-        .collect();
-    let next = if page * per_page < all.len() {
-        (page + 1).to_string()
-    } else {
-        String::new()
-    };
-    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
-    if let Ok(v) = next.parse() {
-        resp.headers_mut().insert("x-next-page", v);
-    }
-    resp
-}
-
 /// The lines of a diff's hunks a note may be put on: new line -> old line (None: added).
 fn diff_lines(diff: &str) -> HashMap<u64, Option<u64>> {
     let mut out = HashMap::new();
@@ -781,16 +889,22 @@ fn merge_request_route(
         )
     };
     match (method, what, rest) {
-        ("GET", "versions", []) => {
-            paginated(g.versions.get(&mr).cloned().unwrap_or_default(), query)
-        }
-        ("GET", "diffs", []) => paginated(g.diffs.get(&mr).cloned().unwrap_or_default(), query),
+        ("GET", "versions", []) => paginated(
+            query,
+            g.versions.get(&mr).cloned().unwrap_or_default(),
+            g.max_per_page,
+        ),
+        ("GET", "diffs", []) => paginated(
+            query,
+            g.diffs.get(&mr).cloned().unwrap_or_default(),
+            g.max_per_page,
+        ),
         ("GET", "discussions", []) => {
             let all = g
                 .discussions
                 .get(&mr)
                 .map_or_else(Vec::new, |d| d.iter().map(Discussion::json).collect());
-            paginated(all, query)
+            paginated(query, all, g.max_per_page)
         }
         ("POST", "discussions", []) => {
             // GitLab: the position must name the latest version's shas and a line of the diff
@@ -880,6 +994,58 @@ fn merge_request_route(
         }
         _ => not_found(),
     }
+}
+
+/// One page of `all`, as GitLab paginates: `page` and `per_page` (default 20, at most 100, or
+/// the test's lower `max`), `X-Next-Page` empty on the last page.
+fn paginated(query: &str, all: Vec<serde_json::Value>, max: Option<usize>) -> Response {
+    let param = |name, default: usize| {
+        query_param(query, name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let (page, per_page) = (
+        param("page", 1).max(1),
+        param("per_page", 20).clamp(1, max.unwrap_or(100).min(100)),
+    );
+    let next = if page * per_page < all.len() {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
+    let list: Vec<_> = all
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut resp = json_response(StatusCode::OK, serde_json::Value::Array(list));
+    if let Ok(v) = next.parse() {
+        resp.headers_mut().insert("x-next-page", v);
+    }
+    resp
+}
+
+/// A project named in a path by its id or its URL-encoded full path.
+fn project_id(g: &Inner, segment: &str) -> Option<i64> {
+    segment
+        .parse::<i64>()
+        .ok()
+        .or_else(|| g.project_paths.get(&percent_decode(segment)).copied())
+}
+
+fn project_json(g: &Inner, pid: i64) -> serde_json::Value {
+    let branch = g
+        .default_branches
+        .get(&pid)
+        .cloned()
+        .unwrap_or_else(|| "main".to_owned());
+    let path = g
+        .project_paths
+        .iter()
+        .find_map(|(p, id)| (*id == pid).then(|| p.clone()))
+        .unwrap_or_else(|| format!("group/project-{pid}"));
+    serde_json::json!({"id": pid, "default_branch": branch, "path_with_namespace": path,
+        "web_url": format!("http://gitlab.example.com/{path}"), "archived": false})
 }
 
 fn g_stalled(st: &AppState, rev: &str) -> bool {

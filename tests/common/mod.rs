@@ -22,7 +22,8 @@ pub fn bin() -> assert_cmd::Command {
     c.env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         .env_remove("CI")
-        .env_remove("NAUTES_LINT_CLUSTERS");
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .env_remove("NAUTES_LINT_CONTEXT");
     c
 }
 

@@ -22,7 +22,8 @@ pub fn lint_ci() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_nautes-lint"));
     c.env("CI", "true")
         .env("NO_COLOR", "1")
-        .env_remove("NAUTES_LINT_CLUSTERS");
+        .env_remove("NAUTES_LINT_CLUSTERS")
+        .env_remove("NAUTES_LINT_CONTEXT");
     c
 }
 
@@ -39,6 +40,7 @@ pub fn git_cmd(dir: &Path) -> Command {
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("NO_COLOR", "1")
         .env_remove("NAUTES_LINT_CLUSTERS")
+        .env_remove("NAUTES_LINT_CONTEXT")
         .args(["-c", "init.defaultBranch=main"]);
     // A test run from inside a git hook must not act on the outer repository.
     for var in [
