@@ -5,8 +5,9 @@
 #   nautes-lint check "$(scripts/fixture.sh dr-project-not-found)"
 #
 # A fixture folder holding `without.txt` is laid over fixtures/base/: the base's files, minus the
-# paths without.txt lists, with the folder's own files written over them. A folder without it is
-# used as it is, its sub-folders looked at the same way (dr-destination-changed/base and /head).
+# paths without.txt lists (and the folders they leave empty), with the folder's own files written
+# over them. A folder without it is used as it is, its sub-folders looked at the same way
+# (dr-destination-changed/base and /head).
 # The tests compose fixtures with tests/common/fixture_tree.rs, and check that this script
 # writes the same trees.
 set -euo pipefail
@@ -39,6 +40,10 @@ compose() {
       case "$path" in '' | '#'*) continue ;; esac
       [ -f "$to/$path" ] || { echo "$src/without.txt: \`$path\` is not a file of fixtures/base/" >&2; exit 1; }
       rm "$to/$path"
+      # Git holds no empty folder, so the tree of a checkout has none either.
+      local d
+      d="$(dirname "$path")"
+      while [ "$d" != . ] && rmdir "$to/$d" 2>/dev/null; do d="$(dirname "$d")"; done
     done < "$src/without.txt"
     # -P: a link is copied as a link (a fixture's link that leaves the tree still does).
     (cd "$src" && find . -mindepth 1 -maxdepth 1 ! -name without.txt -exec cp -RP --remove-destination {} "$to/" \;)

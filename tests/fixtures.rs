@@ -89,7 +89,7 @@ fn the_binary_reports_the_fixtures_as_the_in_process_check() {
     }
 }
 
-/// (path, what it is) of every entry below `dir`: a file's bytes, a link's target.
+/// (path, what it is) of every entry below `dir`: a file's bytes, a link's target, a folder.
 fn listing(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -105,6 +105,7 @@ fn listing(dir: &std::path::Path) -> Vec<(String, String)> {
             let ft = e.file_type().expect("file type");
             if ft.is_dir() {
                 stack.push(e.path());
+                out.push((rel, "a folder".to_owned()));
             } else if ft.is_symlink() {
                 let to = std::fs::read_link(e.path()).expect("read_link");
                 out.push((rel, format!("-> {}", to.display())));
@@ -151,14 +152,14 @@ fn the_script_writes_each_fixture_as_the_tests_compose_it() {
     }
 }
 
-/// A fixture folder with `without.txt` is the base minus the files it lists, with its own
-/// files over the base's; its sub-folders are not composed again.
+/// A fixture folder with `without.txt` is the base minus the files it lists (and the folders
+/// they leave empty, as git holds none), with its own files over the base's.
 #[test]
 fn a_fixture_on_the_base_goes_without_the_files_it_lists() {
     let src = tree(&[
         (
             tools::WITHOUT,
-            b"# a comment\n\nenvs/env-dev.yaml\n".as_slice(),
+            b"# a comment\n\nenvs/env-dev.yaml\n  clusters/cluster-dev.yaml \n".as_slice(),
         ),
         ("runtimes/dr-dev.yaml", b"replaced\n"),
         ("runtimes/extra.yaml", b"added\n"),
@@ -166,7 +167,16 @@ fn a_fixture_on_the_base_goes_without_the_files_it_lists() {
     let to = tempfile::tempdir().expect("tempdir");
     tools::write_tree(src.path(), to.path());
     let mut want = listing(&fixture("base"));
-    want.retain(|(p, _)| p != "envs/env-dev.yaml" && p != "runtimes/dr-dev.yaml");
+    want.retain(|(p, _)| {
+        ![
+            "envs",
+            "envs/env-dev.yaml",
+            "clusters",
+            "clusters/cluster-dev.yaml",
+        ]
+        .contains(&p.as_str())
+            && p != "runtimes/dr-dev.yaml"
+    });
     want.push(("runtimes/dr-dev.yaml".to_owned(), "replaced\n".to_owned()));
     want.push(("runtimes/extra.yaml".to_owned(), "added\n".to_owned()));
     want.sort();

@@ -3,8 +3,9 @@
 //! `service.rs`, and by the library's in-process fixture tests (`src/rules/fixture_tests.rs`);
 //! `scripts/fixture.sh` does the same for a reader.
 //!
-//! A tree folder holding [`WITHOUT`] is the base's files, minus the paths that file lists, with
-//! the folder's own files (minus [`WITHOUT`]) written over them. A folder without it is used as
+//! A tree folder holding [`WITHOUT`] is the base's files, minus the paths that file lists (and
+//! the folders they leave empty), with the folder's own files (minus [`WITHOUT`]) written over
+//! them. A folder without it is used as
 //! it is, old-style, except that its sub-folders are looked at the same way (so
 //! `dr-destination-changed/base/` and `head/` can each be laid over the base).
 
@@ -85,6 +86,14 @@ pub fn write_tree(src: &Path, to: &Path) {
                 src.join(WITHOUT).display()
             )
         });
+        // Git holds no empty folder, so the tree of a checkout has none either.
+        let mut dir = Path::new(path).parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            if std::fs::remove_dir(to.join(d)).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
     // The fixture's own files replace the base's at the same path.
     copy_entries(src, to, Some(WITHOUT), copy_dir);
