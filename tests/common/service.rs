@@ -4,15 +4,16 @@
 #![allow(dead_code)]
 
 use crate::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
-// Also in `tools.rs`, which some test binaries include next to this file.
-#[allow(clippy::duplicate_mod)]
-#[path = "fixture_tree.rs"]
-pub mod fixture_tree;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+// Also in `tools.rs`, which some test binaries include next to this file.
+#[allow(clippy::duplicate_mod)]
+#[path = "fixture_tree.rs"]
+pub mod fixture_tree;
 
 pub const SECRET: &str = "test-webhook-secret-6f1d0c";
 pub const TOKEN: &str = "glpat-test-token-93ab77";
