@@ -286,9 +286,9 @@ fn a_context_that_cannot_be_used_fails_closed_with_exit_2() {
 #[test]
 fn the_contexts_clusters_feed_the_cluster_rules_and_clusters_wins_over_them() {
     let tree = product_tree();
-    let pipeline = std::fs::read_to_string(fixture(
-        "invalid/dr-cluster-not-deployment/clusters/cluster-dev.yaml",
-    ))
+    let pipeline = std::fs::read_to_string(
+        tools::invalid_fixture("dr-cluster-not-deployment").join("clusters/cluster-dev.yaml"),
+    )
     .expect("read");
     let mut ctx = context(vec![]);
     ctx["tenant"] = json!({

@@ -189,7 +189,7 @@ proptest! {
         let src = &dirs[which % dirs.len()];
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = &tmp.path().join("repo");
-        common::tools::copy_dir(src, root);
+        common::tools::write_tree(src, root);
         // The demo's configuration names its inventory as `../clusters`.
         common::tools::copy_dir(&fixture("valid/clusters"), &tmp.path().join("clusters"));
         let before = fingerprints(root);

@@ -178,10 +178,7 @@ fn yaml11_ambiguity_is_quoted() {
 #[test]
 fn dry_run_prints_a_unified_diff_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid/dr-legacy-destination"),
-        tmp.path(),
-    );
+    copy_dir(&tools::invalid_fixture("dr-legacy-destination"), tmp.path());
     let before = snapshot(tmp.path());
     let run = bin()
         .current_dir(tmp.path())

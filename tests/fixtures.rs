@@ -10,15 +10,18 @@ use common::*;
 struct Checked {
     dir: std::path::PathBuf,
     args: &'static [&'static str],
+    _tree: tools::Fixture,
     _repo: Option<tempfile::TempDir>,
 }
 
 fn checked_fixture(id: &str) -> Checked {
-    let dir = fixture(&format!("invalid/{id}"));
+    let tree = tools::invalid_fixture(id);
+    let dir = tree.to_path_buf();
     if !dir.join("base").is_dir() {
         return Checked {
             dir,
             args: &[],
+            _tree: tree,
             _repo: None,
         };
     }
@@ -39,6 +42,7 @@ fn checked_fixture(id: &str) -> Checked {
     Checked {
         dir: repo.path().to_path_buf(),
         args: &["--base", "HEAD"],
+        _tree: tree,
         _repo: Some(repo),
     }
 }
@@ -83,6 +87,104 @@ fn the_binary_reports_the_fixtures_as_the_in_process_check() {
         let text = String::from_utf8(out.stdout).expect("utf-8");
         insta::assert_snapshot!(id, text);
     }
+}
+
+/// (path, what it is) of every entry below `dir`: a file's bytes, a link's target, a folder.
+fn listing(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("entry");
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("below")
+                .display()
+                .to_string();
+            let ft = e.file_type().expect("file type");
+            if ft.is_dir() {
+                stack.push(e.path());
+                out.push((rel, "a folder".to_owned()));
+            } else if ft.is_symlink() {
+                let to = std::fs::read_link(e.path()).expect("read_link");
+                out.push((rel, format!("-> {}", to.display())));
+            } else {
+                let bytes = std::fs::read(e.path()).expect("read");
+                out.push((rel, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `scripts/fixture.sh`, which a reader runs, writes the tree the tests check.
+#[test]
+fn the_script_writes_each_fixture_as_the_tests_compose_it() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fixture.sh");
+    let ids: Vec<String> = std::fs::read_dir(fixture("invalid"))
+        .expect("fixtures/invalid")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(ids.len() >= 40, "{ids:?}");
+    for id in ids {
+        let out = tempfile::tempdir().expect("tempdir");
+        let dir = out.path().join("tree");
+        let run = std::process::Command::new(&script)
+            .arg(&id)
+            .arg(&dir)
+            .output()
+            .expect("the script runs");
+        assert!(run.status.success(), "{id}: {run:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&run.stdout).trim(),
+            dir.display().to_string()
+        );
+        let composed = tools::invalid_fixture(&id);
+        assert_eq!(listing(&dir), listing(&composed), "{id}");
+        assert!(
+            !listing(&dir)
+                .iter()
+                .any(|(p, _)| p.ends_with(tools::WITHOUT)),
+            "{id}"
+        );
+    }
+}
+
+/// A fixture folder with `without.txt` is the base minus the files it lists (and the folders
+/// they leave empty, as git holds none), with its own files over the base's.
+#[test]
+fn a_fixture_on_the_base_goes_without_the_files_it_lists() {
+    let src = tree(&[
+        (
+            tools::WITHOUT,
+            b"# a comment\n\nenvs/env-dev.yaml\n  clusters/cluster-dev.yaml \n".as_slice(),
+        ),
+        ("runtimes/dr-dev.yaml", b"replaced\n"),
+        ("runtimes/extra.yaml", b"added\n"),
+    ]);
+    let to = tempfile::tempdir().expect("tempdir");
+    tools::write_tree(src.path(), to.path());
+    let mut want = listing(&fixture("base"));
+    want.retain(|(p, _)| {
+        ![
+            "envs",
+            "envs/env-dev.yaml",
+            "clusters",
+            "clusters/cluster-dev.yaml",
+        ]
+        .contains(&p.as_str())
+            && p != "runtimes/dr-dev.yaml"
+    });
+    want.push(("runtimes/dr-dev.yaml".to_owned(), "replaced\n".to_owned()));
+    want.push(("runtimes/extra.yaml".to_owned(), "added\n".to_owned()));
+    want.sort();
+    assert_eq!(listing(to.path()), want);
+    // A folder without the marker, such as the valid demo, is copied as it is.
+    let copy = tempfile::tempdir().expect("tempdir");
+    tools::write_tree(&fixture("valid/demo"), copy.path());
+    assert_eq!(listing(copy.path()), listing(&fixture("valid/demo")));
 }
 
 #[test]

@@ -9,21 +9,24 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use tools::{copy_invalid_fixture, lint_ci as bin};
 
-fn fixtures() -> Vec<(String, PathBuf)> {
+/// Every rule's fixture, whole (`tools::invalid_fixture`), by id.
+fn fixtures() -> Vec<(String, tools::Fixture)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid");
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+    let mut ids: Vec<String> = std::fs::read_dir(&root)
         .expect("fixtures/invalid exists")
         .map(|e| e.expect("readable entry").path())
         // A fixture with `base/` and `head/` trees needs a repository (tests/fixtures.rs).
         .filter(|p| p.is_dir() && !p.join("base").is_dir())
-        .map(|p| {
-            let id = p.file_name().unwrap().to_string_lossy().into_owned();
-            (id, p)
-        })
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    out.sort();
-    assert!(out.len() >= 40, "the fixtures are there");
-    out
+    ids.sort();
+    assert!(ids.len() >= 40, "the fixtures are there");
+    ids.into_iter()
+        .map(|id| {
+            let tree = tools::invalid_fixture(&id);
+            (id, tree)
+        })
+        .collect()
 }
 
 /// Runs `check .` in `dir` (so paths in the report are relative, as in CI) with `args`.
@@ -292,8 +295,7 @@ fn fingerprints_survive_moved_lines() {
 
 #[test]
 fn several_reports_from_one_run() {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid/dr-environment-not-found");
+    let dir = tools::invalid_fixture("dr-environment-not-found");
     let out = tempfile::tempdir().unwrap();
     let gl = out.path().join("gl-code-quality-report.json");
     let junit = out.path().join("junit.xml");
@@ -611,7 +613,7 @@ fn the_ci_template_compares_a_merge_request_with_its_merge_base() {
     std::fs::create_dir_all(&origin).unwrap();
     git(&origin, &["init", "-q"]);
     tools::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid/dr-destination-changed/base"),
+        &tools::invalid_fixture("dr-destination-changed/base"),
         &origin,
     );
     // An old error on main: a runtime whose environment does not exist.

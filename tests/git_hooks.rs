@@ -74,7 +74,7 @@ const RUNTIME: &str = "runtimes/dr-dev.yaml";
 /// A small valid default.project (one runtime, environment, project, code repo, and the
 /// cluster inventory inside the tree, which `.nautes-lint.yaml` names).
 fn write_valid_tree(dir: &Path) {
-    copy_dir(&fixtures().join("invalid/dr-environment-not-found"), dir);
+    copy_dir(&tools::invalid_fixture("dr-environment-not-found"), dir);
     set_environment(dir, "env-dev");
 }
 
@@ -129,7 +129,7 @@ fn two_environment_repo(root: &Path) -> PathBuf {
     let w = root.join("work");
     std::fs::create_dir_all(&w).unwrap();
     git_ok(&w, &["init", "-q"]);
-    copy_dir(&fixtures().join("invalid/dr-destination-changed/base"), &w);
+    copy_dir(&tools::invalid_fixture("dr-destination-changed/base"), &w);
     commit_all(&w, "two environments");
     w
 }
@@ -180,7 +180,7 @@ fn check_rev_in_a_bare_repository_equals_check_on_a_checkout() {
         let work = tmp.path().join(&name);
         std::fs::create_dir_all(&work).unwrap();
         git_ok(&work, &["init", "-q"]);
-        copy_dir(&fixture, &work);
+        copy_dir(&tools::invalid_fixture(&name), &work);
         git_ok(&work, &["add", "-A"]);
         git_ok(&work, &["commit", "-qm", &name]);
         let bare = tmp.path().join(format!("{name}.git"));
@@ -587,7 +587,7 @@ fn a_moved_runtime_is_never_told_to_keep_an_environment_that_is_gone() {
     assert!(help.contains("deletes `env-dev`"), "{help}");
     // With the environment still there, keeping it is the advice.
     copy_dir(
-        &fixtures().join("invalid/dr-destination-changed/base/envs"),
+        &tools::invalid_fixture("dr-destination-changed/base").join("envs"),
         &w.join("envs"),
     );
     let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);

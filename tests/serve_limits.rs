@@ -124,8 +124,7 @@ async fn long_paths_within_the_limit_are_still_read() {
     let gl = FakeGitLab::start(TOKEN).await;
     gl.add_archive(HEAD, tar_gz_of_dir(&demo(), &top));
     let broken = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/invalid/dr-environment-not-found/runtimes/dr-dev.yaml"),
+        fixture_tree::invalid_fixture("dr-environment-not-found").join("runtimes/dr-dev.yaml"),
     )
     .expect("fixture");
     gl.add_archive(

@@ -228,7 +228,7 @@ async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch() {
     const SAME: &str = "eeee222222223333444455556666777788889999";
     const WORSE: &str = "eeee333333223333444455556666777788889999";
     let gl = gitlab().await;
-    let old_error = fixture("invalid/dr-environment-not-found");
+    let old_error = fixture_tree::invalid_fixture("dr-environment-not-found");
     gl.add_archive(MAIN_TIP, tar_gz_of_dir(&old_error, "p-m"));
     gl.add_archive(SAME, tar_gz_of_dir(&old_error, "p-s"));
     // The same tree plus a second runtime naming a missing environment.

@@ -10,6 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+// Also in `tools.rs`, which some test binaries include next to this file.
+#[allow(clippy::duplicate_mod)]
+#[path = "fixture_tree.rs"]
+pub mod fixture_tree;
+
 pub const SECRET: &str = "test-webhook-secret-6f1d0c";
 pub const TOKEN: &str = "glpat-test-token-93ab77";
 pub const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
@@ -65,11 +70,17 @@ pub async fn gitlab() -> FakeGitLab {
     gl.add_archive("main", demo);
     gl.add_archive(
         BROKEN,
-        tar_gz_of_dir(&fixture("invalid/dr-environment-not-found"), "p-b-b"),
+        tar_gz_of_dir(
+            &fixture_tree::invalid_fixture("dr-environment-not-found"),
+            "p-b-b",
+        ),
     );
     gl.add_archive(
         BROKEN2,
-        tar_gz_of_dir(&fixture("invalid/dr-project-not-found"), "p-b2-b2"),
+        tar_gz_of_dir(
+            &fixture_tree::invalid_fixture("dr-project-not-found"),
+            "p-b2-b2",
+        ),
     );
     gl
 }
