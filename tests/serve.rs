@@ -816,7 +816,7 @@ async fn in_process_health_readiness_and_metrics() {
         gitlab_token: Secret::new(TOKEN),
         webhook_secret: Secret::new(SECRET),
         signing_token: None,
-        database: dir.path().join("sub/q.db"),
+        database: nautes_lint::server::queue::Database::Sqlite(dir.path().join("sub/q.db")),
         synchronous: nautes_lint::server::queue::Synchronous::Full,
         clusters: Some(fixture("valid/clusters")),
         workers: 1,

@@ -90,14 +90,15 @@ pub async fn run(
             }
         };
         let Some(job) = job else {
+            let idle = ctx.queue.idle_wait();
             let wait = ctx
                 .queue
                 .next_due()
                 .await
                 .ok()
                 .flatten()
-                .unwrap_or(Duration::from_secs(60))
-                .min(Duration::from_secs(60));
+                .unwrap_or(idle)
+                .min(idle);
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -355,7 +356,7 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     // about the API. The note goes first, so a posted result means the note is written too.
     if let Some((target, iid)) = j.merge_request {
         let body = note_body(&report, &j.sha, base_rev.as_ref().map(|b| b.1.as_str()));
-        if let Err(e) = upsert_note(ctx, target, iid, &body, ev).await {
+        if let Err(e) = upsert_note(ctx, target, iid, job.id, &body, ev).await {
             tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's summary note; the commit status stands");
         }
     }
@@ -404,10 +405,48 @@ async fn fork_point(
     }
 }
 
+/// Writes the merge request's note under its lock: two jobs of one merge request (two workers,
+/// or two replicas) would otherwise both find no note and both create one. The lock is a lease
+/// in the database, not a transaction held across the GitLab calls; it runs out after the job
+/// lease, so a holder that died frees it. A note write slower than that lease could overlap
+/// another one: the worst case is then a second note, never a lost status.
+async fn upsert_note(
+    ctx: &Context,
+    project: i64,
+    iid: i64,
+    job: i64,
+    body: &str,
+    ev: Option<&str>,
+) -> Result<(), CallError> {
+    let db = |e: super::queue::QueueError| CallError::Transient(e.to_string());
+    let lease = ctx.config.job_lease;
+    let waiting = Instant::now();
+    while !ctx
+        .queue
+        .lock_note(project, iid, job, lease)
+        .await
+        .map_err(db)?
+    {
+        // The holder's lease runs out within `lease`; past twice that, other jobs keep taking
+        // it first, and this job is retried through the queue.
+        if waiting.elapsed() > lease * 2 {
+            return Err(CallError::Transient(
+                "the merge request's note is being written by other jobs".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let written = write_note(ctx, project, iid, body, ev).await;
+    if let Err(e) = ctx.queue.unlock_note(project, iid, job).await {
+        tracing::warn!(error = %e, "cannot free the note lock; it frees itself after the job lease");
+    }
+    written
+}
+
 /// Edits the service's note on the merge request, or creates it. The note id is kept in the
 /// database; when it is unknown (a crash right after creating it, a fresh database) the note is
 /// found by its hidden marker, so a merge request never gets a second one.
-async fn upsert_note(
+async fn write_note(
     ctx: &Context,
     project: i64,
     iid: i64,
