@@ -226,7 +226,7 @@ async fn the_kubernetes_deployment_runs_the_service_it_describes() {
     // machine, so a misspelt variable, a wrong probe path or port, or a secret file the service
     // does not read fails this test instead of a rollout.
     let gl = gitlab().await;
-    let deployment = repo_yaml("deploy/kubernetes/deployment.yaml");
+    let deployment = repo_yaml("deploy/kubernetes/base/deployment.yaml");
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
     let containerfile =
