@@ -143,6 +143,40 @@ async fn a_users_note_with_the_marker_is_not_taken_for_ours(db: Db) {
 }
 
 on_both! {
+/// Two jobs of one merge request reach its note at the same time (two workers here; two
+/// replicas alike): the second waits for the first's note lock and edits the note the first
+/// created, instead of creating a second one.
+async fn two_jobs_of_one_merge_request_write_one_note(db: Db) {
+    let gl = gitlab().await;
+    gl.hold_note_listings();
+    let svc = Service::start(&gl.url, &db, &["--workers", "2"]).await;
+    let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first job at its note", WAIT, |_| gl.note_listings_held() == 1)
+        .await;
+    let (code, _) = post_mr(&svc, "update", BROKEN2, Some(BROKEN)).await;
+    assert_eq!(code, 202);
+    let second_at_note = || {
+        svc.logs().contains("another job is writing this merge request's note")
+            || gl.note_listings_held() >= 2
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !second_at_note() {
+        assert!(std::time::Instant::now() < deadline, "{}", svc.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    gl.release_note_listings();
+    gl.wait_for("both results", WAIT, |c| {
+        finals(c, BROKEN) == 1 && finals(c, BROKEN2) == 1
+    })
+    .await;
+    db.wait_state(1, "done").await;
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+}
+}
+
+on_both! {
 /// The note id the database knows can stop being editable (the token was replaced by another
 /// user's): a 403 on the edit means a new note, not a failed job.
 async fn a_403_on_editing_the_known_note_posts_a_new_one(db: Db) {

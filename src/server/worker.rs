@@ -421,6 +421,7 @@ async fn upsert_note(
     let db = |e: super::queue::QueueError| CallError::Transient(e.to_string());
     let lease = ctx.config.job_lease;
     let waiting = Instant::now();
+    let mut said = false;
     while !ctx
         .queue
         .lock_note(project, iid, job, lease)
@@ -433,6 +434,10 @@ async fn upsert_note(
             return Err(CallError::Transient(
                 "the merge request's note is being written by other jobs".into(),
             ));
+        }
+        if !said {
+            tracing::info!("another job is writing this merge request's note; waiting for it");
+            said = true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
