@@ -14,7 +14,12 @@
 #   (two archives fetched and two trees validated per event, for the new/old classification).
 # Peak memory is the service's VmHWM from /proc. Every run is bounded (wrk -d, a deadline on
 # polling) and talks only to 127.0.0.1.
-# PARTS picks the parts (default "A B C"); BIN another build of nautes-lint to measure (default
+# Part P, accept path with two replicas on one PostgreSQL: as A, but two services on one
+#   database and two wrk processes (-t1 -c32 each, one per replica; P_CONNECTIONS sets another
+#   count) at once; then the rows are
+#   counted. Needs a PostgreSQL: PG_TEST_DURABLE=1 PARTS=P scripts/pg-test.sh scripts/bench-serve.sh
+#   (durable: fsync and synchronous_commit on, as a production server).
+# PARTS picks the parts (default "A B C", and P when NAUTES_LINT_TEST_POSTGRES is set); BIN another build of nautes-lint to measure (default
 # the release build made here), e.g. to compare two commits on one machine.
 set -euo pipefail
 RUNTIMES=${1:-1000}
@@ -24,7 +29,7 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 cargo build --release --bin nautes-lint --example fake_gitlab --example generate >&2
 BIN=${BIN:-target/release/nautes-lint}
-PARTS=${PARTS:-A B C}
+PARTS=${PARTS:-A B C${NAUTES_LINT_TEST_POSTGRES:+ P}}
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 WORK=$(mktemp -d)
 PIDS=()
@@ -41,7 +46,7 @@ PIDS+=($!)
 start_service() { # $1 = database, rest = extra flags
   local db=$1; shift
   "$BIN" serve --listen "127.0.0.1:$SVC_PORT" --gitlab-url "http://127.0.0.1:$GL_PORT" \
-    --database "$db" "$@" >"$WORK/service.log" 2>&1 &
+    --database "$db" "$@" >>"$WORK/service.log" 2>&1 &
   SVC=$!
   PIDS+=($SVC)
   for _ in $(seq 200); do
@@ -64,6 +69,38 @@ for SYNC in full normal; do
   stop_service
   echo "jobs stored: $(sqlite3 "$WORK/a-$SYNC.db" 'SELECT COUNT(*) FROM jobs')"
 done
+
+if has_part P; then
+  [ -n "${NAUTES_LINT_TEST_POSTGRES:-}" ] || {
+    echo "part P needs a PostgreSQL: PG_TEST_DURABLE=1 PARTS=P scripts/pg-test.sh scripts/bench-serve.sh" >&2
+    exit 2
+  }
+  psql -q "$NAUTES_LINT_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS nautes_lint_bench" \
+    -c "CREATE DATABASE nautes_lint_bench"
+  PG_DB="${NAUTES_LINT_TEST_POSTGRES%/*}/nautes_lint_bench"
+  PC=${P_CONNECTIONS:-32}
+  echo "== P: accept path, 2 replicas on PostgreSQL $(psql -tA "$PG_DB" -c 'SHOW server_version'), 2 x wrk -t1 -c$PC -d$DURATION, --workers 0 (fsync $(psql -tA "$PG_DB" -c 'SHOW fsync'), synchronous_commit $(psql -tA "$PG_DB" -c 'SHOW synchronous_commit'); load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  REPLICAS=()
+  for port in 18180 18182; do
+    SVC_PORT=$port start_service "$PG_DB" --workers 0
+    REPLICAS+=("$SVC")
+  done
+  WRKS=()
+  for n in 1 2; do
+    port=$((18178 + 2 * n))
+    BENCH_PREFIX=$n wrk -t1 -c"$PC" -d"$DURATION" --latency -s scripts/wrk-push.lua \
+      "http://127.0.0.1:$port/webhook/gitlab" >"$WORK/wrk-$n.txt" 2>&1 &
+    WRKS+=($!)
+  done
+  wait "${WRKS[@]}"
+  for n in 1 2; do echo "-- replica $n:"; cat "$WORK/wrk-$n.txt"; done
+  for SVC in "${REPLICAS[@]}"; do
+    echo "replica $SVC peak RSS: $(peak_kib "$SVC") KiB, CPU time: $(cpu_s "$SVC") s"
+    stop_service
+  done
+  SVC_PORT=18180
+  echo "jobs stored: $(psql -tA "$PG_DB" -c 'SELECT COUNT(*) FROM jobs')"
+fi
 
 end_to_end() { # $1 = label, $2 = database, $3 = before sha
   echo "== $1: end to end, $EVENTS push events, $RUNTIMES runtimes, default workers (2), before=$3 (load: $(cut -d' ' -f1-3 /proc/loadavg))"

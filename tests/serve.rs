@@ -226,7 +226,7 @@ async fn the_kubernetes_deployment_runs_the_service_it_describes() {
     // machine, so a misspelt variable, a wrong probe path or port, or a secret file the service
     // does not read fails this test instead of a rollout.
     let gl = gitlab().await;
-    let deployment = repo_yaml("deploy/kubernetes/deployment.yaml");
+    let deployment = repo_yaml("deploy/kubernetes/base/deployment.yaml");
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
     let containerfile =
@@ -816,7 +816,7 @@ async fn in_process_health_readiness_and_metrics() {
         gitlab_token: Secret::new(TOKEN),
         webhook_secret: Secret::new(SECRET),
         signing_token: None,
-        database: dir.path().join("sub/q.db"),
+        database: nautes_lint::server::queue::Database::Sqlite(dir.path().join("sub/q.db")),
         synchronous: nautes_lint::server::queue::Synchronous::Full,
         clusters: Some(fixture("valid/clusters")),
         workers: 1,

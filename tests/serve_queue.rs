@@ -1,9 +1,11 @@
 //! The service's queue and GitLab client under failure: restarts mid-job, two processes on one
 //! database, notes that are not ours, odd delivery keys, new branches, stalled downloads. The
-//! real binary on 127.0.0.1, a real SQLite file, the fake GitLab; waits poll with a deadline.
+//! real binary on 127.0.0.1, the fake GitLab; waits poll with a deadline. Each test runs on both
+//! backends: a real SQLite file, and a fresh database of the test PostgreSQL.
 
 #[path = "common/fake_gitlab.rs"]
 mod fake_gitlab;
+#[macro_use]
 #[path = "common/service.rs"]
 mod service;
 
@@ -18,13 +20,11 @@ fn statuses_with(gl: &FakeGitLab, sha: &str, state: &str) -> usize {
     gl.states(sha).iter().filter(|s| *s == state).count()
 }
 
+on_both! {
 /// Kills the service while its job's archive download is held, `kills` times in a row; each
 /// restart takes the job again (a crash that repeats, as an archive that kills the process).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_that_keeps_killing_the_service_ends_failed_after_max_attempts() {
+async fn a_job_that_keeps_killing_the_service_ends_failed_after_max_attempts(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     let args = ["--max-attempts", "2", LEASE[0], LEASE[1]];
     let mut svc = job_in_flight(&gl, &db, &args).await;
     svc.kill();
@@ -47,9 +47,9 @@ async fn a_job_that_keeps_killing_the_service_ends_failed_after_max_attempts() {
         desc.contains("stopped after 2 attempts; the service restarted while checking this commit"),
         "{desc}"
     );
-    wait_state(&db, 0, "failed").await;
+    db.wait_state(0, "failed").await;
     assert!(
-        jobs(&db)[0]
+        db.jobs().await[0]
             .3
             .as_deref()
             .unwrap()
@@ -58,14 +58,13 @@ async fn a_job_that_keeps_killing_the_service_ends_failed_after_max_attempts() {
     svc.wait_log("job failed; giving up").await;
     gl.hold_archives(false);
 }
+}
 
+on_both! {
 /// A second process started on the database of a live one (a rolling update, a copy-pasted
 /// Deployment) must not take the job the first one is running.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_process_on_the_same_database_leaves_a_running_job_alone() {
+async fn a_second_process_on_the_same_database_leaves_a_running_job_alone(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.hold_archive_of(BROKEN);
     let first = Service::start(&gl.url, &db, &[]).await;
     let (code, _) = post(&first, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
@@ -92,7 +91,7 @@ async fn a_second_process_on_the_same_database_leaves_a_running_job_alone() {
         finals(c, BROKEN) == 1
     })
     .await;
-    wait_state(&db, 0, "done").await;
+    db.wait_state(0, "done").await;
     assert_eq!(gl.states(BROKEN), ["pending", "failed"]);
     let downloads = archive_downloads(&gl);
     assert_eq!(
@@ -105,19 +104,19 @@ async fn a_second_process_on_the_same_database_leaves_a_running_job_alone() {
     );
     drop((first, second));
 }
+}
 
+on_both! {
 /// A reviewer quoting the service's note copies its hidden marker. That note is not ours: the
 /// service posts its own instead of editing theirs (GitLab would answer 403).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_users_note_with_the_marker_is_not_taken_for_ours() {
+async fn a_users_note_with_the_marker_is_not_taken_for_ours(db: Db) {
     let gl = gitlab().await;
     gl.add_note(
         15,
         3,
         "> <!-- nautes-lint -->\n> ### nautes-lint: 1 error\n\nwhy?",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start(&gl.url, &db, &[]).await;
     let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
     assert_eq!(code, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, BROKEN) == 1)
@@ -141,14 +140,47 @@ async fn a_users_note_with_the_marker_is_not_taken_for_ours() {
     assert_eq!(users, 1);
     let _ = (HUMAN_USER, TOKEN_USER);
 }
+}
 
+on_both! {
+/// Two jobs of one merge request reach its note at the same time (two workers here; two
+/// replicas alike): the second waits for the first's note lock and edits the note the first
+/// created, instead of creating a second one.
+async fn two_jobs_of_one_merge_request_write_one_note(db: Db) {
+    let gl = gitlab().await;
+    gl.hold_note_listings();
+    let svc = Service::start(&gl.url, &db, &["--workers", "2"]).await;
+    let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
+    assert_eq!(code, 202);
+    gl.wait_for("the first job at its note", WAIT, |_| gl.note_listings_held() == 1)
+        .await;
+    let (code, _) = post_mr(&svc, "update", BROKEN2, Some(BROKEN)).await;
+    assert_eq!(code, 202);
+    let second_at_note = || {
+        svc.logs().contains("another job is writing this merge request's note")
+            || gl.note_listings_held() >= 2
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !second_at_note() {
+        assert!(std::time::Instant::now() < deadline, "{}", svc.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    gl.release_note_listings();
+    gl.wait_for("both results", WAIT, |c| {
+        finals(c, BROKEN) == 1 && finals(c, BROKEN2) == 1
+    })
+    .await;
+    db.wait_state(1, "done").await;
+    let notes = gl.notes(15, 3);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+}
+}
+
+on_both! {
 /// The note id the database knows can stop being editable (the token was replaced by another
 /// user's): a 403 on the edit means a new note, not a failed job.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_403_on_editing_the_known_note_posts_a_new_one() {
+async fn a_403_on_editing_the_known_note_posts_a_new_one(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     {
         let svc = Service::start(&gl.url, &db, &[]).await;
         let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
@@ -170,15 +202,14 @@ async fn a_403_on_editing_the_known_note_posts_a_new_one() {
         "{}",
         notes[1].1
     );
-    wait_state(&db, 1, "done").await;
+    db.wait_state(1, "done").await;
+}
 }
 
+on_both! {
 /// `Idempotency-Key: ""` (or blanks) names no delivery: each such delivery is its own job.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_empty_idempotency_key_is_no_key() {
+async fn an_empty_idempotency_key_is_no_key(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
     for (i, (key, sha)) in [("", CLEAN), ("", BROKEN), ("   ", BROKEN2)]
         .into_iter()
@@ -198,7 +229,7 @@ async fn an_empty_idempotency_key_is_no_key() {
             "{i}: {body}"
         );
     }
-    assert_eq!(jobs(&db).len(), 3);
+    assert_eq!(db.jobs().await.len(), 3);
     // A blank key does not hide the `webhook-id` behind it: a second delivery with that id is
     // a duplicate (another sha, so only the delivery id can tell).
     for (expected, sha) in [
@@ -219,11 +250,12 @@ async fn an_empty_idempotency_key_is_no_key() {
         assert_eq!(body["status"].as_str(), Some(expected), "{code}: {body}");
     }
 }
+}
 
+on_both! {
 /// `main` carries an old error. A branch created from it is compared with its merge base on the
 /// default branch: the old error is old, a new one is new.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch() {
+async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch(db: Db) {
     const MAIN_TIP: &str = "eeee111122223333444455556666777788889999";
     const SAME: &str = "eeee222222223333444455556666777788889999";
     const WORSE: &str = "eeee333333223333444455556666777788889999";
@@ -245,8 +277,7 @@ async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch() {
     gl.set_merge_base(SAME, "main", MAIN_TIP);
     gl.set_merge_base(WORSE, "main", MAIN_TIP);
 
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start(&gl.url, &db, &[]).await;
     let new_branch = |branch: &str, sha: &str| {
         let mut v = payload("push.json");
         v["ref"] = format!("refs/heads/{branch}").into();
@@ -307,6 +338,7 @@ async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch() {
     assert_eq!(bases, 2);
     assert!(archive_downloads(&gl).contains(&format!("sha={MAIN_TIP}")));
 }
+}
 
 fn copy_dir(from: &Path, to: &Path) {
     #[path = "common/tools.rs"]
@@ -335,14 +367,12 @@ fn started_projects(gl: &FakeGitLab) -> Vec<String> {
         .collect()
 }
 
+on_both! {
 /// One project's burst does not hold back another project's push: the next free worker takes
 /// the project that waited longest for a turn, not the oldest job.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_projects_push_runs_before_a_burst_of_one_project() {
+async fn another_projects_push_runs_before_a_burst_of_one_project(db: Db) {
     let gl = gitlab().await;
     gl.set_fallback_archive(tar_gz_of_dir(&fixture("valid/demo"), "p-d"));
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
     let burst: Vec<String> = (10..15).map(|i| format!("{i:x}").repeat(40)).collect();
     gl.hold_archive_of(&burst[0]);
@@ -373,16 +403,12 @@ async fn another_projects_push_runs_before_a_burst_of_one_project() {
         "project 16 waited for the whole burst"
     );
 }
+}
 
 /// One worker with a short stall timeout: project 15's push of BROKEN stalls on a GitLab call
 /// (the service logs `stalled_log`), and project 16's push of CLEAN gets its result meanwhile.
-/// Returns the database's folder and the service, which must live on.
-async fn one_project_stalls_another_runs(
-    gl: &FakeGitLab,
-    stalled_log: &str,
-) -> (tempfile::TempDir, Service) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
+/// Returns the service, which must live on.
+async fn one_project_stalls_another_runs(gl: &FakeGitLab, db: &Db, stalled_log: &str) -> Service {
     let svc = Service::start(&gl.url, &db, &["--workers", "1", "--stall-timeout", "0.5"]).await;
     for (project, sha) in [(15, BROKEN), (16, CLEAN)] {
         let (code, _) = post(
@@ -402,17 +428,17 @@ async fn one_project_stalls_another_runs(
         finals(c, CLEAN) == 1
     })
     .await;
-    (dir, svc)
+    svc
 }
 
+on_both! {
 /// An archive download that stops sending bytes gives the worker back after the stall timeout:
 /// the job goes back to the queue with a delay, another project's push runs meanwhile, and the
 /// stalled one is retried until it gets its result.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() {
+async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run(db: Db) {
     let gl = gitlab().await;
     gl.stall_archive_of(BROKEN);
-    let (_dir, svc) = one_project_stalls_another_runs(&gl, "the download stalled").await;
+    let svc = one_project_stalls_another_runs(&gl, &db, "the download stalled").await;
     assert_eq!(
         finals(&gl.calls(), BROKEN),
         0,
@@ -434,6 +460,7 @@ async fn a_stalled_download_is_retried_through_the_queue_while_other_jobs_run() 
     assert!(tries >= 2, "retried through the queue: {tries}");
     assert!(svc.logs().contains("job re-queued"), "{}", svc.logs());
 }
+}
 
 /// A merge request event for MR `iid` of project 15, opened at `sha`.
 fn mr_open(iid: i64, sha: &str) -> String {
@@ -442,14 +469,13 @@ fn mr_open(iid: i64, sha: &str) -> String {
     v.to_string()
 }
 
+on_both! {
 /// The notes listing answers garbage: the commit's status still says what the check found
 /// (clean: success), the listing is retried, and a listing that stays broken is logged, never
 /// turned into a red status naming an API URL.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red() {
+async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start(&gl.url, &db, &[]).await;
     let garbage = "<html>502 Bad Gateway</html>";
     // Once: the retry reads the real listing and the note is posted.
     gl.answer_next(
@@ -500,14 +526,13 @@ async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red() {
     svc.wait_log("cannot update the merge request's summary note")
         .await;
 }
+}
 
+on_both! {
 /// GitLab names commits by their full sha in lower case; the same commit written in upper case
 /// is the same job, and an abbreviated sha (which could name another commit later) is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused() {
+async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
     let (code, first) = post(&svc, "Push Hook", push(CLEAN, BASE), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
@@ -535,18 +560,17 @@ async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused() {
     let mr = merge_request("open", &BROKEN.to_uppercase(), None);
     let (code, _) = post(&svc, "Merge Request Hook", mr, Some(SECRET), &[]).await;
     assert_eq!(code, 202);
-    let stored: Vec<String> = jobs(&db).into_iter().map(|j| j.2).collect();
+    let stored: Vec<String> = db.jobs().await.into_iter().map(|j| j.2).collect();
     assert_eq!(stored, [CLEAN, BROKEN]);
 }
+}
 
+on_both! {
 /// Pushes to one branch while a worker is busy: only the newest push is checked, and of the
 /// replaced ones only the newest gets a `canceled` status; the older ones end without a post.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
+async fn a_burst_of_replaced_pushes_costs_one_canceled_status(db: Db) {
     let gl = gitlab().await;
     gl.set_fallback_archive(tar_gz_of_dir(&fixture("valid/demo"), "p-d"));
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.hold_archive_of(BROKEN);
     let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
@@ -566,7 +590,7 @@ async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
     let newest = burst.last().unwrap();
     gl.wait_for("the newest push's result", WAIT, |c| finals(c, newest) == 1)
         .await;
-    wait_state(&db, burst.len(), "done").await;
+    db.wait_state(burst.len(), "done").await;
     let posted: Vec<(String, String)> = burst
         .iter()
         .flat_map(|s| {
@@ -589,7 +613,7 @@ async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
         .unwrap()
         .to_owned();
     assert!(said.contains(&newest[..8]), "{said}");
-    let states: Vec<String> = jobs(&db).into_iter().map(|j| j.1).collect();
+    let states: Vec<String> = db.jobs().await.into_iter().map(|j| j.1).collect();
     assert_eq!(
         states,
         [
@@ -603,14 +627,13 @@ async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
         ]
     );
 }
+}
 
+on_both! {
 /// What a delivery makes the service store is bounded: a branch name past git's practical
 /// limit, or a delivery key or event id longer than any GitLab sends, is refused, not stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refs_and_keys_past_their_bounds_are_refused() {
+async fn refs_and_keys_past_their_bounds_are_refused(db: Db) {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
     let long_branch = |n: usize| push_to(15, &"b".repeat(n), CLEAN, BASE);
     let (code, body) = post(&svc, "Push Hook", long_branch(1025), Some(SECRET), &[]).await;
@@ -647,7 +670,7 @@ async fn refs_and_keys_past_their_bounds_are_refused() {
     )
     .await;
     assert_eq!(code, 400, "{body}");
-    assert!(jobs(&db).is_empty());
+    assert!(db.jobs().await.is_empty());
     // At the bounds: stored.
     let (code, _) = post(
         &svc,
@@ -658,20 +681,22 @@ async fn refs_and_keys_past_their_bounds_are_refused() {
     )
     .await;
     assert_eq!(code, 202);
-    assert_eq!(jobs(&db).len(), 1);
+    assert_eq!(db.jobs().await.len(), 1);
+}
 }
 
+on_both! {
 /// Any GitLab call that hangs (here: a status post that is never answered) gives the worker back
 /// after the stall timeout, as a stalled download does: other projects' jobs run meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_status_post_does_not_hold_the_worker() {
+async fn a_hung_status_post_does_not_hold_the_worker(db: Db) {
     let gl = gitlab().await;
     gl.hold_statuses_of(BROKEN);
-    let (_dir, _svc) = one_project_stalls_another_runs(&gl, "no answer").await;
+    let _svc = one_project_stalls_another_runs(&gl, &db, "no answer").await;
     gl.release_statuses();
     gl.wait_for("the hung job's result", WAIT, |c| finals(c, BROKEN) == 1)
         .await;
     assert_eq!(gl.states(BROKEN).last().map(String::as_str), Some("failed"));
+}
 }
 
 /// A lease or stall timeout of zero (or not a number) would make every job look abandoned or
@@ -700,5 +725,38 @@ fn zero_or_unreadable_durations_are_refused_at_start() {
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}
+
+/// `--database` takes an SQLite path or a PostgreSQL URL; another URL scheme is refused at start
+/// (never taken for a file name), without repeating the password.
+#[test]
+fn a_database_url_of_another_kind_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["mysql://nl:hunter2@db/queue", "sqlite:///var/lib/q.db"] {
+        let out = std::process::Command::new(BIN)
+            .args([
+                "serve",
+                "--gitlab-url",
+                "http://127.0.0.1:9",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                url,
+            ])
+            .current_dir(dir.path())
+            .env("NAUTES_LINT_WEBHOOK_SECRET", SECRET)
+            .env("NAUTES_LINT_GITLAB_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is not supported"), "{url}: {err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "a file was made"
+        );
     }
 }

@@ -21,9 +21,14 @@ pub struct ServeArgs {
     /// The GitLab instance's base URL, e.g. https://gitlab.example.com (`/api/v4` is added).
     #[arg(long, env = "NAUTES_LINT_GITLAB_URL", value_name = "URL")]
     pub gitlab_url: Option<String>,
-    /// The SQLite queue file.
-    #[arg(long, env = "NAUTES_LINT_DATABASE", default_value = "./nautes-lint.db")]
-    pub database: PathBuf,
+    /// The queue: an SQLite file, or a postgres:// URL for a database several replicas share.
+    #[arg(
+        long,
+        env = "NAUTES_LINT_DATABASE",
+        default_value = "./nautes-lint.db",
+        value_name = "PATH|URL"
+    )]
+    pub database: String,
     /// `full`: an accepted event survives a power cut (an fsync per group commit); `normal`: it
     /// survives a crash of the process only, faster on slow disks.
     #[arg(
@@ -228,7 +233,7 @@ pub fn serve_config(
         gitlab_token,
         webhook_secret,
         signing_token,
-        database: args.database.clone(),
+        database: crate::server::queue::Database::parse(&args.database).map_err(Failure)?,
         synchronous: match args.synchronous {
             SyncMode::Full => crate::server::queue::Synchronous::Full,
             SyncMode::Normal => crate::server::queue::Synchronous::Normal,

@@ -36,7 +36,8 @@ pub struct ServeConfig {
     pub webhook_secret: Secret,
     /// The HMAC signing token (`whsec_...`); when set, `webhook-signature` is required.
     pub signing_token: Option<Secret>,
-    pub database: PathBuf,
+    /// The queue: an SQLite file or a PostgreSQL URL.
+    pub database: super::queue::Database,
     /// The queue's durability; see [`Synchronous`](super::queue::Synchronous).
     pub synchronous: super::queue::Synchronous,
     pub clusters: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! `nautes-lint serve`: the GitLab webhook service.
 //!
 //! The request path only authenticates, parses and stores: a delivery is answered 202 once its
-//! job is committed to the SQLite queue ([`queue`]), in milliseconds, because GitLab gives a
+//! job is committed to the queue ([`queue`]: SQLite, or PostgreSQL for several replicas), in milliseconds, because GitLab gives a
 //! webhook 10 s and disables hooks that keep failing. Workers ([`worker`]) do the slow part in
 //! the background: fetch the archive ([`archive`], [`gitlab`]), validate, post the result.
 //!
@@ -30,10 +30,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use config::ServeConfig;
 use metrics::{Metrics, event_label};
-use queue::{Enqueued, Queue};
+use queue::{Database, Enqueued, Queue};
 use serde_json::json;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -57,8 +57,8 @@ struct AppState {
     ids: Arc<AtomicU64>,
     /// Distinguishes request ids of one process from the next one's.
     boot: u64,
-    /// The database file the queue opened, to notice it deleted or replaced under the process.
-    database_file: FileId,
+    /// The SQLite file the queue opened, to notice it deleted or replaced under the process.
+    database_file: Option<(PathBuf, FileId)>,
     /// The tenant context (`--tenant-project`).
     tenant: Option<Arc<tenant::Tenant>>,
 }
@@ -91,10 +91,16 @@ pub async fn run_on(
         )),
         None => None,
     };
-    let (queue, recovered) =
-        Queue::open_with(&config.database, config.synchronous).map_err(|e| e.to_string())?;
-    let database_file = file_id(&config.database)
-        .map_err(|e| format!("cannot read {}: {e}", config.database.display()))?;
+    let (queue, recovered) = Queue::connect(&config.database, config.synchronous)
+        .await
+        .map_err(|e| e.to_string())?;
+    let database_file = match &config.database {
+        Database::Sqlite(path) => Some((
+            path.clone(),
+            file_id(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        )),
+        Database::Postgres(_) => None,
+    };
     if recovered > 0 {
         tracing::warn!(
             jobs = recovered,
@@ -160,7 +166,7 @@ pub async fn run_on(
     tracing::info!(
         addr = %addr,
         gitlab = %config.gitlab_url,
-        database = %config.database.display(),
+        database = %config.database,
         workers = config.workers,
         "listening"
     );
@@ -516,15 +522,18 @@ fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 async fn readyz(State(st): State<AppState>) -> Response {
     // A write to a deleted or replaced file still succeeds (on the old inode), and every event
     // stored there would be lost at the next start.
-    match file_id(&st.config.database) {
-        Ok(id) if id == st.database_file => {}
-        Ok(_) => {
-            tracing::warn!("not ready: the database file was replaced");
-            return (StatusCode::SERVICE_UNAVAILABLE, "database file replaced\n").into_response();
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the database file is gone");
-            return (StatusCode::SERVICE_UNAVAILABLE, "database file gone\n").into_response();
+    if let Some((path, opened)) = &st.database_file {
+        match file_id(path) {
+            Ok(id) if id == *opened => {}
+            Ok(_) => {
+                tracing::warn!("not ready: the database file was replaced");
+                return (StatusCode::SERVICE_UNAVAILABLE, "database file replaced\n")
+                    .into_response();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "not ready: the database file is gone");
+                return (StatusCode::SERVICE_UNAVAILABLE, "database file gone\n").into_response();
+            }
         }
     }
     match tokio::time::timeout(Duration::from_secs(2), st.queue.probe_write()).await {

@@ -335,12 +335,21 @@ pub async fn start(
     if config.tenant.project.is_none() {
         return Ok(None);
     }
-    let store = super::tenant_store::SqliteTenantStore::open(&config.database)
-        .map_err(|e| format!("cannot open the tenant context's tables: {e}"))?;
+    let store: Arc<dyn super::tenant_store::TenantStore> = match &config.database {
+        super::queue::Database::Sqlite(path) => Arc::new(
+            super::tenant_store::SqliteTenantStore::open(path)
+                .map_err(|e| format!("cannot open the tenant context's tables: {e}"))?,
+        ),
+        super::queue::Database::Postgres(url) => Arc::new(
+            super::tenant_store::PgTenantStore::open(url)
+                .await
+                .map_err(|e| format!("cannot open the tenant context's tables: {e}"))?,
+        ),
+    };
     let tenant = Arc::new(Tenant::new(
         config.tenant.clone(),
         gitlab.clone(),
-        Arc::new(store),
+        store,
         metrics.clone(),
         config.limits,
         config.yaml.per_job,

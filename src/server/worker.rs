@@ -92,14 +92,15 @@ pub async fn run(
             }
         };
         let Some(job) = job else {
+            let idle = ctx.queue.idle_wait();
             let wait = ctx
                 .queue
                 .next_due()
                 .await
                 .ok()
                 .flatten()
-                .unwrap_or(Duration::from_secs(60))
-                .min(Duration::from_secs(60));
+                .unwrap_or(idle)
+                .min(idle);
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -368,26 +369,34 @@ async fn process(ctx: &Context, job: &Job) -> Result<Outcome, CallError> {
     // retries) is logged, and the status still says what the check found, not a failure
     // about the API. The note goes first, so a posted result means the note is written too.
     if let Some((target, iid)) = j.merge_request {
-        // The threads first, so the note can link to them; they never fail the job.
-        let mr = super::threads_sync::MergeRequest {
-            project: target,
-            iid,
-            source: j.project_id,
-            sha: &j.sha,
-            event: ev,
-        };
-        let threads = super::threads_sync::sync(ctx, &mr, &report, thread_mode).await;
-        let mut body = note_body_with(
-            &report,
-            &j.sha,
-            base_rev.as_ref().map(|b| b.1.as_str()),
-            &super::threads::note_section(&threads),
-        );
-        if let Some(s) = &tenant {
-            body = s.annotate_note(&report, body);
-        }
-        if let Err(e) = upsert_note(ctx, target, iid, &body, ev).await {
-            tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's summary note; the commit status stands");
+        // One job of a merge request at a time writes its threads and its note: two at once would
+        // each open a thread for the same finding, or each post a note.
+        if let Err(e) = lock_merge_request(ctx, target, iid, job.id).await {
+            tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's threads and summary note; the commit status stands");
+        } else {
+            // The threads first, so the note can link to them; they never fail the job.
+            let mr = super::threads_sync::MergeRequest {
+                project: target,
+                iid,
+                source: j.project_id,
+                sha: &j.sha,
+                event: ev,
+            };
+            let threads = super::threads_sync::sync(ctx, &mr, &report, thread_mode).await;
+            let mut body = note_body_with(
+                &report,
+                &j.sha,
+                base_rev.as_ref().map(|b| b.1.as_str()),
+                &super::threads::note_section(&threads),
+            );
+            if let Some(s) = &tenant {
+                body = s.annotate_note(&report, body);
+            }
+            let written = write_note(ctx, target, iid, &body, ev).await;
+            unlock_merge_request(ctx, target, iid, job.id).await;
+            if let Err(e) = written {
+                tracing::error!(error = %e, merge_request = iid, "cannot update the merge request's summary note; the commit status stands");
+            }
         }
     }
     let mut description = describe(&report);
@@ -439,10 +448,54 @@ async fn fork_point(
     }
 }
 
+/// Takes the merge request's lock, held while its threads and note are written: two jobs of one
+/// merge request (two workers, or two replicas) would otherwise both find no note (or no thread
+/// for a finding) and both create one. The lock is a lease
+/// in the database, not a transaction held across the GitLab calls; it runs out after the job
+/// lease, so a holder that died frees it. Writing slower than that lease could overlap
+/// another job's: the worst case is then a second note or thread, never a lost status.
+async fn lock_merge_request(
+    ctx: &Context,
+    project: i64,
+    iid: i64,
+    job: i64,
+) -> Result<(), CallError> {
+    let db = |e: super::queue::QueueError| CallError::Transient(e.to_string());
+    let lease = ctx.config.job_lease;
+    let waiting = Instant::now();
+    let mut said = false;
+    while !ctx
+        .queue
+        .lock_note(project, iid, job, lease)
+        .await
+        .map_err(db)?
+    {
+        // The holder's lease runs out within `lease`; past twice that, other jobs keep taking
+        // it first, and this job gives up on the note.
+        if waiting.elapsed() > lease * 2 {
+            return Err(CallError::Transient(
+                "the merge request's note is being written by other jobs".into(),
+            ));
+        }
+        if !said {
+            tracing::info!("another job is writing this merge request's note; waiting for it");
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn unlock_merge_request(ctx: &Context, project: i64, iid: i64, job: i64) {
+    if let Err(e) = ctx.queue.unlock_note(project, iid, job).await {
+        tracing::warn!(error = %e, "cannot free the note lock; it frees itself after the job lease");
+    }
+}
+
 /// Edits the service's note on the merge request, or creates it. The note id is kept in the
 /// database; when it is unknown (a crash right after creating it, a fresh database) the note is
 /// found by its hidden marker, so a merge request never gets a second one.
-async fn upsert_note(
+async fn write_note(
     ctx: &Context,
     project: i64,
     iid: i64,

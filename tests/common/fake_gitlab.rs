@@ -97,6 +97,9 @@ struct Inner {
     held: std::collections::HashSet<String>,
     /// Shas whose status posts get no answer until `release_statuses()`.
     held_statuses: std::collections::HashSet<String>,
+    /// Notes listings wait until `release_note_listings()`; how many are waiting.
+    hold_note_listings: bool,
+    note_listings_held: usize,
     /// Revisions whose archive body stops halfway until `release_stalls()`.
     stalled: std::collections::HashSet<String>,
     /// Project id -> default branch (`main` when not set).
@@ -377,6 +380,22 @@ impl FakeGitLab {
     pub fn release_statuses(&self) {
         self.lock().held_statuses.clear();
         self.hold.send_modify(|_| {});
+    }
+
+    /// Listings of merge-request notes get no answer until [`FakeGitLab::release_note_listings`]
+    /// (a job is then in the middle of writing its note).
+    pub fn hold_note_listings(&self) {
+        self.lock().hold_note_listings = true;
+    }
+
+    pub fn release_note_listings(&self) {
+        self.lock().hold_note_listings = false;
+        self.hold.send_modify(|_| {});
+    }
+
+    /// Notes listings that arrived while held (answered or not).
+    pub fn note_listings_held(&self) -> usize {
+        self.lock().note_listings_held
     }
 
     /// Holds the downloads of `rev` only, until `hold_archives(false)`.
@@ -808,6 +827,21 @@ async fn route(
             let (Ok(pid), Ok(iid)) = (pid.parse::<i64>(), iid.parse::<i64>()) else {
                 return not_found();
             };
+            if m == "GET" && rest.is_empty() {
+                let held = || {
+                    st.inner
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .hold_note_listings
+                };
+                if held() {
+                    st.inner
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .note_listings_held += 1;
+                    released(st.hold.clone(), |_| held()).await;
+                }
+            }
             let mut g = st.inner.lock().unwrap_or_else(|p| p.into_inner());
             match (m, rest) {
                 ("GET", []) => {

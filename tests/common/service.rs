@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use crate::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -93,13 +94,13 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn start(gitlab: &str, db: &Path, extra: &[&str]) -> Service {
+    pub async fn start(gitlab: &str, db: impl AsRef<OsStr>, extra: &[&str]) -> Service {
         Self::start_env(gitlab, db, extra, &[]).await
     }
 
     pub async fn start_env(
         gitlab: &str,
-        db: &Path,
+        db: impl AsRef<OsStr>,
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Service {
@@ -303,7 +304,7 @@ pub fn jobs(db: &Path) -> Vec<(i64, String, String, Option<String>)> {
 
 /// The service with one job in flight: a broken push whose `pending` status is posted and
 /// whose archive download the fake GitLab holds until `hold_archives(false)`.
-pub async fn job_in_flight(gl: &FakeGitLab, db: &Path, extra: &[&str]) -> Service {
+pub async fn job_in_flight(gl: &FakeGitLab, db: impl AsRef<OsStr>, extra: &[&str]) -> Service {
     gl.hold_archives(true);
     let svc = Service::start(&gl.url, db, extra).await;
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
@@ -330,4 +331,118 @@ pub async fn wait_state(db: &Path, index: usize, state: &str) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The queue of a service under test: an SQLite file, or a fresh database of the test
+/// PostgreSQL (`NAUTES_LINT_TEST_POSTGRES`, see scripts/pg-test.sh).
+pub enum Db {
+    Sqlite(PathBuf, tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Db::Sqlite(dir.path().join("q.db"), dir)
+    }
+
+    /// None (the test is skipped, and says so) without a test PostgreSQL, except under CI,
+    /// where a skipped backend would pass unnoticed.
+    pub async fn postgres() -> Option<Db> {
+        let Ok(url) = std::env::var("NAUTES_LINT_TEST_POSTGRES") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "NAUTES_LINT_TEST_POSTGRES is not set, and CI is: run the tests through \
+                 scripts/pg-test.sh"
+            );
+            eprintln!("skipped: NAUTES_LINT_TEST_POSTGRES is not set (see scripts/pg-test.sh)");
+            return None;
+        };
+        let url = nautes_lint::server::queue::scratch_database(&url)
+            .await
+            .expect("a fresh test database");
+        Some(Db::Postgres(url))
+    }
+
+    /// A client of the PostgreSQL database (panics for SQLite).
+    pub async fn pg_client(&self) -> tokio_postgres::Client {
+        let Db::Postgres(url) = self else {
+            panic!("not a PostgreSQL database")
+        };
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(conn);
+        client
+    }
+
+    /// (id, state, sha, last_error) of every job.
+    pub async fn jobs(&self) -> Vec<(i64, String, String, Option<String>)> {
+        match self {
+            Db::Sqlite(path, _) => jobs(path),
+            Db::Postgres(_) => self
+                .pg_client()
+                .await
+                .query(
+                    "SELECT id, state, sha, last_error FROM jobs ORDER BY id",
+                    &[],
+                )
+                .await
+                .expect("read the jobs")
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect(),
+        }
+    }
+
+    /// Waits until job `index` (0-based, in insertion order) is in `state`.
+    pub async fn wait_state(&self, index: usize, state: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let j = self.jobs().await;
+            if j.get(index).is_some_and(|r| r.1 == state) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {index} never became {state}: {j:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What `--database` gets.
+impl AsRef<OsStr> for Db {
+    fn as_ref(&self) -> &OsStr {
+        match self {
+            Db::Sqlite(path, _) => path.as_os_str(),
+            Db::Postgres(url) => OsStr::new(url),
+        }
+    }
+}
+
+/// `async fn name(db: Db) { ... }` becomes the tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both {
+    ($(
+        $(#[$doc:meta])*
+        async fn $name:ident($db:ident: Db) $body:block
+    )*) => {$(
+        $(#[$doc])*
+        mod $name {
+            use super::*;
+            async fn run($db: Db) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Db::sqlite()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = Db::postgres().await {
+                    run(db).await
+                }
+            }
+        }
+    )*};
 }

@@ -1,174 +1,28 @@
-//! The durable job queue: one SQLite file in WAL mode, owned by one writer thread.
+//! The SQLite backend: one file in WAL mode, owned by one writer thread.
 //!
 //! Durability: `synchronous=FULL` by default ([`Synchronous`]), so a committed job survives a
-//! power cut, not only a crash of the process. GitLab does not re-send a delivery that got a 2xx, so the 202 is a promise that
-//! must outlive the machine. An fsync costs milliseconds; one per request would cap the service
-//! at a few hundred events a second. So the writer thread *group-commits*: it takes every
-//! operation waiting in its channel (up to [`MAX_BATCH`]), runs each in its own savepoint inside
-//! one transaction, commits once, and only then answers each caller. Under load, 64 concurrent
-//! webhooks share one fsync.
+//! power cut, not only a crash of the process. An fsync costs milliseconds; one per request
+//! would cap the service at a few hundred events a second. So the writer thread
+//! *group-commits*: it takes every operation waiting in its channel (up to [`MAX_BATCH`]), runs
+//! each in its own savepoint inside one transaction, commits once, and only then answers each
+//! caller. Under load, 64 concurrent webhooks share one fsync.
 //!
-//! Exactly once: a unique index on (project_id, sha, kind) and a partial unique index on the
-//! delivery's `Idempotency-Key`. A repeated delivery finds the existing row and creates nothing.
-//! A job is `queued` -> `running` -> `done` | `failed`. When a newer push to the same branch (or
-//! a newer commit of the same merge request) arrives while a job is still queued, that job is
-//! marked `superseded_by` the newer sha: it is not validated, but still run, to post a
-//! `canceled` status on its commit (as GitLab shows an auto-canceled pipeline), and ends
-//! `superseded`.
-//!
-//! Leases: a job is taken by one process (its `lease_owner`, an id made at open) until
-//! `lease_until`; the worker running it renews the lease while it runs. A job whose lease ran out
-//! (its process crashed, was killed, or hangs) is taken again by whichever process claims next,
-//! and that run counts as an attempt, so a job that kills the service every time it runs ends
-//! `failed` after `--max-attempts` instead of looping. A second process on the same file (a
-//! mistaken second replica, an overlapping rollout) therefore never takes a job a live process
-//! holds. This is the scheme a shared database (PostgreSQL) needs too; SQLite alone could have
-//! used a lock file, but that would not carry over.
+//! A second process on the same file (a mistaken second replica, an overlapping rollout) never
+//! takes a job a live process holds: the leases of [`super`] apply here too, and each claim runs
+//! in an IMMEDIATE transaction, which holds SQLite's write lock.
 
+use super::{
+    Depth, Enqueued, JOB_COLUMNS, Job, JobKind, NewJob, QueueError, Synchronous, base_from_columns,
+    millis, new_owner, note_holder,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
 /// Operations committed together at most. Bounds the latency one batch adds for its last caller.
 const MAX_BATCH: usize = 512;
-
-/// SQLite's `synchronous` setting for the queue. `Full` (the default) fsyncs the WAL on every
-/// commit: an accepted event survives a power cut. `Normal` fsyncs only at checkpoints: an
-/// accepted event survives a crash or kill of the process, but the last commits can be lost if
-/// the machine itself goes down. For disks where an fsync is slow and that risk is acceptable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Synchronous {
-    #[default]
-    Full,
-    Normal,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Push,
-    MergeRequest,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Push => "push",
-            JobKind::MergeRequest => "merge_request",
-        }
-    }
-    fn parse(s: &str) -> JobKind {
-        if s == "merge_request" {
-            JobKind::MergeRequest
-        } else {
-            JobKind::Push
-        }
-    }
-}
-
-/// What a webhook asks for, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewJob {
-    pub kind: JobKind,
-    /// The project the commit lives in (for a merge request: the source project).
-    pub project_id: i64,
-    pub sha: String,
-    /// The branch (push) or source branch (merge request).
-    pub ref_name: String,
-    /// Where the base tree comes from. None: nothing to compare with.
-    pub base: Option<Base>,
-    /// For a merge request: the target project and the MR's iid (the note lives there).
-    pub merge_request: Option<(i64, i64)>,
-    pub event_uuid: Option<String>,
-    pub idempotency_key: Option<String>,
-}
-
-/// The tree a job's findings are compared with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Base {
-    /// A sha or a branch name of `project`.
-    Rev { project: i64, rev: String },
-    /// A new branch: the merge base of the job's sha and the project's default branch, looked
-    /// up when the job runs (`default_branch` None: read from the project).
-    ForkPoint {
-        project: i64,
-        default_branch: Option<String>,
-    },
-}
-
-impl NewJob {
-    /// The job a merge request's new head asks for, from a delivery or the catch-up sweep alike:
-    /// the source branch's commit, compared with the target branch, the note on the merge
-    /// request in its target project.
-    pub fn merge_request(
-        source_project: i64,
-        sha: String,
-        source_branch: String,
-        target_project: i64,
-        target_branch: String,
-        iid: i64,
-    ) -> NewJob {
-        NewJob {
-            kind: JobKind::MergeRequest,
-            project_id: source_project,
-            sha,
-            ref_name: source_branch,
-            base: Some(Base::Rev {
-                project: target_project,
-                rev: target_branch,
-            }),
-            merge_request: Some((target_project, iid)),
-            event_uuid: None,
-            idempotency_key: None,
-        }
-    }
-
-    /// Jobs with the same key replace each other while still queued.
-    fn supersede_key(&self) -> String {
-        match self.merge_request {
-            Some((target, iid)) => format!("mr:{target}:{iid}"),
-            None => format!("push:{}:{}", self.project_id, self.ref_name),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub id: i64,
-    pub new: NewJob,
-    /// Runs so far, this one included.
-    pub attempts: u32,
-    /// The sha of the newer push that replaced this one before it ran.
-    pub superseded_by: Option<String>,
-    /// A previous run stopped without a result (its process died or lost the lease).
-    pub interrupted: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enqueued {
-    /// A new job; `superseded` older queued jobs of the same branch or merge request.
-    Accepted { id: i64, superseded: usize },
-    /// The same delivery, or the same project, sha and kind, is already stored.
-    Duplicate { id: i64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueError(pub String);
-
-impl std::fmt::Display for QueueError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "queue database: {}", self.0)
-    }
-}
-
-impl std::error::Error for QueueError {}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Depth {
-    pub queued: u64,
-    pub running: u64,
-}
 
 /// Runs inside a savepoint of the current batch (saying whether it succeeded), then learns
 /// whether the batch committed.
@@ -182,24 +36,10 @@ enum Msg {
 
 /// A handle to the writer thread; cheap to clone.
 #[derive(Clone)]
-pub struct Queue {
+pub struct Sqlite {
     tx: mpsc::Sender<Msg>,
     /// This process's lease owner id.
-    owner: std::sync::Arc<str>,
-}
-
-/// An owner id no other process shares: the pid, the start time and a random value (a pid is
-/// reused across containers and restarts).
-fn new_owner() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{}-{:016x}", std::process::id(), h.finish())
+    owner: Arc<str>,
 }
 
 fn now_ms() -> i64 {
@@ -209,7 +49,7 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
     id              INTEGER PRIMARY KEY,
     kind            TEXT    NOT NULL,
@@ -254,11 +94,13 @@ CREATE TABLE IF NOT EXISTS project_turns (
 
 /// Marks the older queued jobs of a branch or merge request (?3) replaced by job ?2 (sha ?4).
 /// Its terms match the partial index `jobs_replaceable`, so it visits only live jobs.
-const SUPERSEDE: &str = "UPDATE jobs SET superseded_by=?4, updated_at=?1
+pub(super) const SUPERSEDE: &str = "UPDATE jobs SET superseded_by=?4, updated_at=?1
      WHERE supersede_key=?3 AND state='queued' AND superseded_by IS NULL AND id<?2";
 
-/// Brings a database made by an earlier version up to [`SCHEMA`].
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+/// Version 1: [`SCHEMA`], and a database made before versions were recorded brought up to it
+/// (every step is idempotent).
+fn version_1(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
     for (column, definition) in [
         ("superseded_by", "TEXT"),
         ("lease_owner", "TEXT"),
@@ -289,23 +131,53 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-const JOB_COLUMNS: &str = "id, kind, project_id, sha, ref_name, base_project_id, base_ref, \
-                           mr_project_id, mr_iid, event_uuid, idempotency_key, attempts, \
-                           superseded_by, base_fork";
+/// Version 2: the merge requests' note locks ([`super::Queue::lock_note`]).
+fn version_2(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS note_locks (
+            project_id INTEGER NOT NULL,
+            mr_iid     INTEGER NOT NULL,
+            holder     TEXT    NOT NULL,
+            until      INTEGER NOT NULL,
+            PRIMARY KEY (project_id, mr_iid)
+        );",
+    )
+}
+
+/// The schema's versions, oldest first: version N is `MIGRATIONS[N - 1]`. Append only.
+const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[version_1, version_2];
+
+/// Brings the schema to the newest version, in one IMMEDIATE transaction: a second process
+/// opening the file at the same moment waits for the write lock (the busy timeout), then finds
+/// the work done.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+            version    INTEGER PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        );",
+    )?;
+    let have: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    for (version, step) in (1i64..).zip(MIGRATIONS) {
+        if version > have {
+            step(&tx)?;
+            tx.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+                params![version, now_ms()],
+            )?;
+        }
+    }
+    tx.commit()
+}
 
 fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
-    let base_project: Option<i64> = r.get(5)?;
-    let base_ref: Option<String> = r.get(6)?;
     let mr_project: Option<i64> = r.get(7)?;
     let mr_iid: Option<i64> = r.get(8)?;
-    let base = match (base_project, base_ref, r.get::<_, bool>(13)?) {
-        (Some(project), default_branch, true) => Some(Base::ForkPoint {
-            project,
-            default_branch,
-        }),
-        (Some(project), Some(rev), false) => Some(Base::Rev { project, rev }),
-        _ => None,
-    };
     Ok(Job {
         id: r.get(0)?,
         new: NewJob {
@@ -313,7 +185,7 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
             project_id: r.get(2)?,
             sha: r.get(3)?,
             ref_name: r.get(4)?,
-            base,
+            base: base_from_columns(r.get(5)?, r.get(6)?, r.get(13)?),
             merge_request: mr_project.zip(mr_iid),
             event_uuid: r.get(9)?,
             idempotency_key: r.get(10)?,
@@ -324,29 +196,27 @@ fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
-impl Queue {
-    /// Opens (or creates) the database, re-queues jobs a crash left running, and starts the
-    /// writer thread. Returns the handle and how many jobs were recovered.
-    pub fn open(path: &Path) -> Result<(Queue, usize), QueueError> {
-        Self::open_with(path, Synchronous::Full)
-    }
-
-    /// [`Queue::open`] with a chosen durability.
-    pub fn open_with(path: &Path, sync: Synchronous) -> Result<(Queue, usize), QueueError> {
-        let err = |e: rusqlite::Error| QueueError(format!("{}: {e}", path.display()));
+impl Sqlite {
+    /// Opens (or creates) the database, migrates it, re-queues jobs whose lease ran out, and
+    /// starts the writer thread. Returns the handle and how many jobs were recovered.
+    pub fn open(path: &Path, sync: Synchronous) -> Result<(Sqlite, usize), QueueError> {
+        let open_error = |reason: String| QueueError::Open {
+            database: path.display().to_string(),
+            reason,
+        };
+        let err = |e: rusqlite::Error| open_error(e.to_string());
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
-                .map_err(|e| QueueError(format!("{}: {e}", parent.display())))?;
+                .map_err(|e| open_error(format!("{}: {e}", parent.display())))?;
         }
-        let conn = Connection::open(path).map_err(err)?;
+        let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(QueueError(format!(
-                "{}: cannot switch to WAL mode (got `{mode}`)",
-                path.display()
+            return Err(open_error(format!(
+                "cannot switch to WAL mode (got `{mode}`)"
             )));
         }
         conn.execute_batch(match sync {
@@ -358,8 +228,7 @@ impl Queue {
         // commit of the writer thread, and fewer, larger ones cost less per event under load.
         conn.execute_batch("PRAGMA wal_autocheckpoint=8000;")
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        migrate(&conn).map_err(err)?;
+        migrate(&mut conn).map_err(err)?;
         // Only jobs whose lease ran out: a running job with a live lease belongs to another
         // process that is still working on it (or was killed less than a lease ago; it is taken
         // when the lease runs out). Their run counts: `claim` added it.
@@ -374,9 +243,14 @@ impl Queue {
         std::thread::Builder::new()
             .name("nautes-lint-db".into())
             .spawn(move || writer(conn, rx))
-            .map_err(|e| QueueError(format!("cannot start the database thread: {e}")))?;
-        let owner = new_owner().into();
-        Ok((Queue { tx, owner }, recovered))
+            .map_err(|e| open_error(format!("cannot start the database thread: {e}")))?;
+        Ok((
+            Sqlite {
+                tx,
+                owner: new_owner(),
+            },
+            recovered,
+        ))
     }
 
     /// Runs `f` in the next batch and waits until that batch is committed.
@@ -401,26 +275,17 @@ impl Queue {
                 (false, Box::new(|_| {}))
             }
         });
-        self.tx
-            .send(Msg::Op(op))
-            .map_err(|_| QueueError("the database thread has stopped".into()))?;
+        self.tx.send(Msg::Op(op)).map_err(|_| QueueError::Closed)?;
         r.await
-            .map_err(|_| QueueError("the database thread has stopped".into()))?
-            .map_err(QueueError)
+            .map_err(|_| QueueError::Closed)?
+            .map_err(QueueError::Query)
     }
 
     /// Stores a job. Returns once it is committed to disk.
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued, QueueError> {
         self.call(move |c| {
             let now = now_ms();
-            let (base_project, base_ref, base_fork) = match &job.base {
-                None => (None, None, false),
-                Some(Base::Rev { project, rev }) => (Some(*project), Some(rev.as_str()), false),
-                Some(Base::ForkPoint {
-                    project,
-                    default_branch,
-                }) => (Some(*project), default_branch.as_deref(), true),
-            };
+            let (base_project, base_ref, base_fork) = job.base_columns();
             // Cached statements: the writer thread runs this thousands of times a second, and
             // parsing the SQL each time would be most of its work.
             let id: Option<i64> = c
@@ -545,10 +410,7 @@ impl Queue {
                         lease_owner=?3, lease_until=?4
                      WHERE id=?1 RETURNING {JOB_COLUMNS}"
                 ))?
-                .query_row(
-                    params![id, now, &*owner, now + lease.as_millis() as i64],
-                    job_from_row,
-                )?;
+                .query_row(params![id, now, &*owner, now + millis(lease)], job_from_row)?;
             job.interrupted = interrupted;
             Ok(Some(job))
         })
@@ -565,7 +427,7 @@ impl Queue {
                 "UPDATE jobs SET lease_until=?3
                  WHERE id=?1 AND lease_owner=?2 AND state='running'",
             )?
-            .execute(params![id, &*owner, now + lease.as_millis() as i64])
+            .execute(params![id, &*owner, now + millis(lease)])
             .map(|n| n > 0)
         })
         .await
@@ -619,7 +481,7 @@ impl Queue {
                 "UPDATE jobs SET state='queued', not_before=?2, last_error=?3, updated_at=?4,
                     lease_owner=NULL, lease_until=NULL
                  WHERE id=?1 AND lease_owner=?5",
-                params![id, now + delay.as_millis() as i64, error, now, &*owner],
+                params![id, now + millis(delay), error, now, &*owner],
             )
             .map(drop)
         })
@@ -725,17 +587,13 @@ impl Queue {
             c.execute(
                 "DELETE FROM jobs WHERE state IN ('done','failed','superseded')
                  AND updated_at < ?1",
-                params![now_ms() - age.as_millis() as i64],
+                params![now_ms() - millis(age)],
             )
         })
         .await
     }
 
-    /// The projects the service has served, for the catch-up sweep: those where a push (or a
-    /// merge request within the project) was checked, and the target projects of the merge
-    /// requests it wrote a note on, as far back as finished jobs are kept. Not a fork that only
-    /// sent merge requests: nothing of the fork's own is served. Runs on the writer thread, so
-    /// it walks the indexes one project at a time (a few lookups per project): a scan of every
+    /// [`super::Queue::projects`]. Runs on the writer thread, so it walks the indexes one project at a time (a few lookups per project): a scan of every
     /// job kept would hold every delivery's answer while it runs.
     pub async fn projects(&self) -> Result<Vec<i64>, QueueError> {
         self.call(|c| {
@@ -774,6 +632,79 @@ impl Queue {
             .optional()
         })
         .await
+    }
+
+    pub async fn lock_note(
+        &self,
+        project_id: i64,
+        iid: i64,
+        job: i64,
+        lease: Duration,
+    ) -> Result<bool, QueueError> {
+        let holder = note_holder(&self.owner, job);
+        self.call(move |c| {
+            let now = now_ms();
+            c.prepare_cached(
+                "INSERT INTO note_locks (project_id, mr_iid, holder, until) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project_id, mr_iid) DO UPDATE
+                    SET holder=excluded.holder, until=excluded.until
+                    WHERE note_locks.holder=excluded.holder OR note_locks.until<?5
+                 RETURNING 1",
+            )?
+            .query_row(
+                params![project_id, iid, holder, now + millis(lease), now],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|taken| taken.is_some())
+        })
+        .await
+    }
+
+    pub async fn unlock_note(&self, project_id: i64, iid: i64, job: i64) -> Result<(), QueueError> {
+        let holder = note_holder(&self.owner, job);
+        self.call(move |c| {
+            c.execute(
+                "DELETE FROM note_locks WHERE project_id=?1 AND mr_iid=?2 AND holder=?3",
+                params![project_id, iid, holder],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    #[cfg(test)]
+    pub async fn execute_sql(&self, sql: &str) -> Result<u64, QueueError> {
+        let sql = sql.to_owned();
+        self.call(move |c| c.execute(&sql, []).map(|n| n as u64))
+            .await
+    }
+
+    #[cfg(test)]
+    pub async fn column(&self, sql: &str) -> Result<Vec<String>, QueueError> {
+        let sql = sql.to_owned();
+        self.call(move |c| {
+            c.prepare(&sql)?
+                .query_map([], |r| {
+                    Ok(match r.get_ref(0)? {
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
+                        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                        rusqlite::types::ValueRef::Null => "NULL".into(),
+                        other => format!("{other:?}"),
+                    })
+                })?
+                .collect()
+        })
+        .await
+    }
+
+    /// Runs `f` on the connection in the next batch: for tests that need SQLite itself.
+    #[cfg(test)]
+    pub async fn with_connection<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, QueueError> {
+        self.call(f).await
     }
 
     /// Commits what is pending and stops the writer thread.
@@ -857,251 +788,5 @@ fn run_batch(conn: &mut Connection, batch: Vec<Op>) {
     let result = tx.commit().map_err(|e| e.to_string());
     for fin in finishers {
         fin(result.clone());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LEASE: Duration = Duration::from_secs(30);
-
-    fn push(sha: &str, branch: &str, key: Option<&str>) -> NewJob {
-        NewJob {
-            kind: JobKind::Push,
-            project_id: 7,
-            sha: sha.into(),
-            ref_name: branch.into(),
-            base: None,
-            merge_request: None,
-            event_uuid: None,
-            idempotency_key: key.map(Into::into),
-        }
-    }
-
-    #[tokio::test]
-    async fn duplicates_create_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        let a = q.enqueue(push("a1", "main", Some("k1"))).await.unwrap();
-        let Enqueued::Accepted { id, .. } = a else {
-            panic!("{a:?}")
-        };
-        // Same sha again, other key.
-        assert_eq!(
-            q.enqueue(push("a1", "main", Some("k2"))).await.unwrap(),
-            Enqueued::Duplicate { id }
-        );
-        // Same key, other sha (a redelivery must not become a second job).
-        assert_eq!(
-            q.enqueue(push("b2", "main", Some("k1"))).await.unwrap(),
-            Enqueued::Duplicate { id }
-        );
-        assert_eq!(q.depth().await.unwrap().queued, 1);
-    }
-
-    #[tokio::test]
-    async fn newer_push_supersedes_queued_older() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        q.enqueue(push("a1", "main", None)).await.unwrap();
-        q.enqueue(push("c3", "other", None)).await.unwrap();
-        let r = q.enqueue(push("b2", "main", None)).await.unwrap();
-        assert!(matches!(r, Enqueued::Accepted { superseded: 1, .. }));
-        // Still run, in order, but only to say it was replaced, and by what.
-        let mut claimed = Vec::new();
-        while let Some(job) = q.claim(LEASE).await.unwrap() {
-            q.complete(job.id, "x").await.unwrap();
-            claimed.push((job.new.sha, job.superseded_by));
-        }
-        let some = |s: &str| Some(s.to_owned());
-        assert_eq!(
-            claimed,
-            [
-                ("a1".into(), some("b2")),
-                ("c3".into(), None),
-                ("b2".into(), None)
-            ]
-        );
-        let states: Vec<String> = q
-            .call(|c| {
-                c.prepare("SELECT state FROM jobs ORDER BY id")?
-                    .query_map([], |r| r.get(0))?
-                    .collect()
-            })
-            .await
-            .unwrap();
-        assert_eq!(states, ["superseded", "done", "done"]);
-    }
-
-    #[tokio::test]
-    async fn superseding_visits_only_replaceable_jobs() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        let plan: Vec<String> = q
-            .call(|c| {
-                c.prepare(&format!("EXPLAIN QUERY PLAN {SUPERSEDE}"))?
-                    .query_map(params![0, 0, "k", "s"], |r| r.get(3))?
-                    .collect()
-            })
-            .await
-            .unwrap();
-        assert!(
-            plan.iter().any(|p| p.contains("INDEX jobs_replaceable")),
-            "{plan:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_database_of_the_previous_schema_is_migrated() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.db");
-        // The first released schema: none of the columns added since.
-        let old_schema = SCHEMA.replace(
-            ",\n    superseded_by   TEXT,\n    lease_owner     TEXT,\n    lease_until     INTEGER,\n    base_fork       INTEGER NOT NULL DEFAULT 0",
-            "",
-        );
-        assert!(!old_schema.contains("lease_owner") && !old_schema.contains("superseded_by"));
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(&old_schema).unwrap();
-            c.execute(
-                "INSERT INTO jobs (kind, project_id, sha, ref_name, supersede_key, state,
-                    not_before, created_at, updated_at)
-                 VALUES ('push', 7, 'a1', 'main', 'push:7:main', 'queued', 0, 0, 0)",
-                [],
-            )
-            .unwrap();
-        }
-        let (q, _) = Queue::open(&path).unwrap();
-        q.enqueue(push("b2", "main", None)).await.unwrap();
-        let job = q.claim(LEASE).await.unwrap().unwrap();
-        assert_eq!(
-            (job.new.sha.as_str(), job.superseded_by.as_deref()),
-            ("a1", Some("b2"))
-        );
-    }
-
-    #[tokio::test]
-    async fn a_running_job_is_taken_again_only_when_its_lease_ran_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.db");
-        let (first, _) = Queue::open(&path).unwrap();
-        first.enqueue(push("a1", "main", None)).await.unwrap();
-        let job = first.claim(LEASE).await.unwrap().unwrap();
-        assert_eq!((job.attempts, job.interrupted), (1, false));
-        // A second process on the same file: the job is the first one's while its lease lives.
-        let (second, recovered) = Queue::open(&path).unwrap();
-        assert_eq!(recovered, 0);
-        assert!(second.claim(LEASE).await.unwrap().is_none());
-        assert!(first.renew(job.id, LEASE).await.unwrap());
-        // The first process stops renewing (it died); once the lease is over, the job is taken
-        // again and the interrupted run counts.
-        second
-            .call(|c| c.execute("UPDATE jobs SET lease_until=0", []))
-            .await
-            .unwrap();
-        let again = second.claim(LEASE).await.unwrap().unwrap();
-        assert_eq!(
-            (again.id, again.attempts, again.interrupted),
-            (job.id, 2, true)
-        );
-        // The first process's late result is not recorded over the new run.
-        assert!(!first.renew(job.id, LEASE).await.unwrap());
-        first.complete(job.id, "success").await.unwrap();
-        assert_eq!(second.state_of(job.id).await.unwrap().unwrap().0, "running");
-        second.complete(job.id, "success").await.unwrap();
-        assert_eq!(second.state_of(job.id).await.unwrap().unwrap().0, "done");
-    }
-
-    #[tokio::test]
-    async fn an_expired_lease_is_recovered_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.db");
-        {
-            let (q, _) = Queue::open(&path).unwrap();
-            q.enqueue(push("a1", "main", None)).await.unwrap();
-            q.claim(Duration::ZERO).await.unwrap().unwrap();
-            q.call(|c| c.execute("UPDATE jobs SET lease_until=0", []))
-                .await
-                .unwrap();
-            q.close().await;
-        }
-        let (q, recovered) = Queue::open(&path).unwrap();
-        assert_eq!(recovered, 1);
-        let job = q.claim(LEASE).await.unwrap().unwrap();
-        assert_eq!((job.new.sha.as_str(), job.attempts), ("a1", 2));
-    }
-
-    #[tokio::test]
-    async fn retry_later_is_not_due_yet() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        q.enqueue(push("a1", "main", None)).await.unwrap();
-        let job = q.claim(LEASE).await.unwrap().unwrap();
-        q.retry_later(job.id, Duration::from_secs(60), "503")
-            .await
-            .unwrap();
-        assert!(q.claim(LEASE).await.unwrap().is_none());
-        assert!(q.next_due().await.unwrap().unwrap() > Duration::from_secs(50));
-    }
-
-    #[tokio::test]
-    async fn a_failing_operation_leaves_nothing_and_spares_its_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        let bad = q.call(|c| {
-            c.execute("INSERT INTO meta (k, v) VALUES ('half', 1)", [])?;
-            c.execute("INSERT INTO no_such_table VALUES (1)", [])
-        });
-        let good = q.enqueue(push("a1", "main", None));
-        let (bad, good) = tokio::join!(bad, good);
-        assert!(bad.is_err());
-        assert!(matches!(good, Ok(Enqueued::Accepted { .. })));
-        let half: Option<i64> = q
-            .call(|c| {
-                c.query_row("SELECT v FROM meta WHERE k='half'", [], |r| r.get(0))
-                    .optional()
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            half, None,
-            "the failed operation's first statement was rolled back"
-        );
-    }
-
-    #[tokio::test]
-    async fn many_concurrent_enqueues_share_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        let mut handles = Vec::new();
-        for i in 0..200 {
-            let q = q.clone();
-            handles.push(tokio::spawn(async move {
-                q.enqueue(push(&format!("s{i}"), &format!("b{i}"), None))
-                    .await
-            }));
-        }
-        for h in handles {
-            assert!(matches!(h.await.unwrap(), Ok(Enqueued::Accepted { .. })));
-        }
-        assert_eq!(q.depth().await.unwrap().queued, 200);
-    }
-
-    #[tokio::test]
-    async fn projects_are_those_served_not_the_forks_that_only_sent_merge_requests() {
-        let dir = tempfile::tempdir().unwrap();
-        let (q, _) = Queue::open(&dir.path().join("q.db")).unwrap();
-        assert_eq!(q.projects().await.unwrap(), Vec::<i64>::new());
-        q.enqueue(push("a1", "main", None)).await.unwrap();
-        // A merge request within project 4, and one from fork 9 into project 5 (noted).
-        let within = NewJob::merge_request(4, "b1".into(), "f".into(), 4, "main".into(), 1);
-        q.enqueue(within).await.unwrap();
-        let fork = NewJob::merge_request(9, "c1".into(), "f".into(), 5, "main".into(), 2);
-        q.enqueue(fork).await.unwrap();
-        assert_eq!(q.projects().await.unwrap(), [4, 7]);
-        q.set_note_id(5, 2, 100).await.unwrap();
-        assert_eq!(q.projects().await.unwrap(), [4, 5, 7]);
     }
 }
