@@ -7,7 +7,7 @@
 //! cargo run --release --example fake_gitlab -- 127.0.0.1:18081 TOKEN DIR|FILE.tar.gz
 //! ```
 
-#[path = "../tests/common/fake_gitlab.rs"]
+#[path = "../tests/it/common/fake_gitlab.rs"]
 mod fake_gitlab;
 
 fn main() -> std::process::ExitCode {

@@ -71,7 +71,7 @@ pub fn markdown() -> String {
         "# Rules\n\n\
          <!-- Generated from each rule's documentation (the `//!` comment of src/rules/<rule>.rs,\n     \
          what `nautes-lint explain RULE` prints). Do not edit: change the rule's comment, then run\n     \
-         `UPDATE_DOCS=1 cargo test --test docs`. -->\n\n\
+         `UPDATE_DOCS=1 cargo test --test it docs::`. -->\n\n\
          `nautes-lint rules` lists these rules; `nautes-lint explain RULE` prints one of them. Severities\n\
          can be changed in `.nautes-lint.yaml` (`rules: {{RULE: off|warning|error}}`). {BEYOND}\n\n\
          | rule | default severity | what it checks |\n|---|---|---|\n",

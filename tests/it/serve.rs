@@ -3,12 +3,7 @@
 //! and records every call. Waits poll the fake's records with a deadline; nothing sleeps to
 //! synchronise.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use service::*;
+use crate::common::service::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,13 +1,11 @@
 //! The CI report formats (SARIF, JUnit, GitLab Code Quality) on every invalid fixture, several
 //! reports from one run, and the GitLab CI template.
 
-#[path = "common/tools.rs"]
-mod tools;
-
+use crate::common::assert_snapshot;
+use crate::common::tools::{self, copy_invalid_fixture, lint_ci as bin};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use tools::{copy_invalid_fixture, lint_ci as bin};
 
 fn fixtures() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid");
@@ -146,7 +144,7 @@ fn sarif_snapshots_and_schema() {
         let text = serde_json::to_string_pretty(&shown)
             .unwrap()
             .replace(env!("CARGO_PKG_VERSION"), "<version>");
-        insta::assert_snapshot!(format!("sarif__{id}"), text);
+        assert_snapshot!(format!("sarif__{id}"), text);
     }
 }
 
@@ -213,7 +211,7 @@ fn junit_snapshots_and_parse() {
                 "{id}: no failure starts with {at}"
             );
         }
-        insta::assert_snapshot!(format!("junit__{id}"), xml);
+        assert_snapshot!(format!("junit__{id}"), xml);
     }
 }
 
@@ -246,7 +244,7 @@ fn gitlab_snapshots_and_fields() {
             assert_eq!(i["location"]["lines"]["begin"], d["line"]);
         }
         let (out, _, _) = check(&dir, &["--format", "gitlab"]);
-        insta::assert_snapshot!(format!("gitlab__{id}"), out);
+        assert_snapshot!(format!("gitlab__{id}"), out);
     }
 }
 
@@ -752,7 +750,7 @@ fn reviewdog_snapshots_and_fields() {
                 assert_eq!(applied, fixed, "{id}");
             }
         }
-        insta::assert_snapshot!(format!("reviewdog__{id}"), out);
+        assert_snapshot!(format!("reviewdog__{id}"), out);
     }
     assert!(suggested >= 2, "the fixable rules carry suggestions");
 }

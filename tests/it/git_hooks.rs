@@ -1,13 +1,10 @@
 //! The git side through the real binary and the real `git`: revisions, `--base`, and the
 //! pre-commit, pre-push and pre-receive hooks in real repositories. No mocks.
 
-#[path = "common/tools.rs"]
-mod tools;
-
+use crate::common::tools::{copy_dir, git_cmd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
-use tools::{copy_dir, git_cmd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
 

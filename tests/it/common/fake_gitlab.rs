@@ -8,7 +8,7 @@
 //! (before the answer, or in the middle of its body). Merge requests have diff versions, diffs
 //! and discussions (review threads): a thread's position is checked against the latest version
 //! and the diff's hunks as GitLab does, and one outside them gets GitLab's 400. Shared by
-//! `tests/serve.rs` and `examples/fake_gitlab.rs` (the benchmark).
+//! the service tests and `examples/fake_gitlab.rs` (the benchmark).
 #![allow(dead_code)]
 
 use axum::Router;

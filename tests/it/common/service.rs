@@ -3,7 +3,7 @@
 //! `tests/serve_queue.rs` (each includes it next to `fake_gitlab.rs`).
 #![allow(dead_code)]
 
-use crate::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
+use super::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

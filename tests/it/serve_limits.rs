@@ -3,13 +3,8 @@
 //! check, slow or idle connections, oversized bodies, logs, and readiness when the database file
 //! goes away. Waits poll with a deadline; no assertion is about speed.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::{FakeGitLab, TarBuilder, tar_gz_of_dir, tar_gz_of_dir_then};
-use service::*;
+use crate::common::fake_gitlab::{FakeGitLab, TarBuilder, tar_gz_of_dir, tar_gz_of_dir_then};
+use crate::common::service::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

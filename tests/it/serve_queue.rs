@@ -2,13 +2,8 @@
 //! database, notes that are not ours, odd delivery keys, new branches, stalled downloads. The
 //! real binary on 127.0.0.1, a real SQLite file, the fake GitLab; waits poll with a deadline.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::{FakeGitLab, HUMAN_USER, TOKEN_USER, tar_gz_of_dir};
-use service::*;
+use crate::common::fake_gitlab::{FakeGitLab, HUMAN_USER, TOKEN_USER, tar_gz_of_dir};
+use crate::common::service::*;
 use std::path::Path;
 
 /// A short lease, so a restarted service takes over a killed one's job within a second.
@@ -309,8 +304,7 @@ async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch() {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    #[path = "common/tools.rs"]
-    mod tools;
+    use crate::common::tools;
     tools::copy_dir(from, to);
 }
 

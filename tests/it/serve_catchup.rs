@@ -3,13 +3,8 @@
 //! sweep at start-up and every `--reconcile-interval`. The real binary on 127.0.0.1, a real
 //! SQLite file, the fake GitLab.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::FakeGitLab;
-use service::*;
+use crate::common::fake_gitlab::FakeGitLab;
+use crate::common::service::*;
 use std::path::Path;
 
 const MARKER: &str = "<!-- nautes-lint -->";

@@ -3,15 +3,9 @@
 //! outside the diff as GitLab does. The diffs are computed from the very trees the archives
 //! hold.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-#[path = "common/tools.rs"]
-mod tools;
-
-use fake_gitlab::{Discussion, FakeGitLab, tar_gz_of_dir};
-use service::*;
+use crate::common::fake_gitlab::{Discussion, FakeGitLab, tar_gz_of_dir};
+use crate::common::service::*;
+use crate::common::{fake_gitlab, tools};
 use std::path::Path;
 
 const PROJECT: i64 = 15;

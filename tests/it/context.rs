@@ -2,8 +2,7 @@
 //! feed `dr-namespace-used-by-other-product`, the tenant's clusters feed the cluster rules, and a
 //! context that cannot be used stops the check (exit 2) instead of passing on nothing.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -17,7 +17,7 @@ fn docs_rules_md_is_generated_from_the_rules() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/rules.md is stale: run `UPDATE_DOCS=1 cargo test --test docs` and commit it"
+        "docs/rules.md is stale: run `UPDATE_DOCS=1 cargo test --test it docs::` and commit it"
     );
 }
 

@@ -1,8 +1,7 @@
 //! The binary on the rule fixtures (each rule's own fixture test runs in-process, in the library:
 //! `rules::fixtures::<rule>`), and every valid fixture passes clean.
 
-mod common;
-use common::*;
+use crate::common::{self, *};
 
 /// Where a rule's fixture is checked and the flags it takes. A rule that needs a base revision
 /// has `base/` and `head/` trees: they become a repository whose commit holds `base/` and whose
@@ -81,7 +80,7 @@ fn the_binary_reports_the_fixtures_as_the_in_process_check() {
             .output()
             .expect("runs");
         let text = String::from_utf8(out.stdout).expect("utf-8");
-        insta::assert_snapshot!(id, text);
+        assert_snapshot!(id, text);
     }
 }
 
