@@ -7,6 +7,8 @@
 //! cargo run --example tenant_scale -- 127.0.0.1:18281 TOKEN 1000 100
 //! ```
 
+// The tests' fake GitLab, of which this uses a part.
+#[allow(dead_code)]
 #[path = "../tests/it/common/fake_gitlab.rs"]
 mod fake_gitlab;
 #[path = "../tests/it/common/tenant.rs"]

@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: they run the real binary.
-#![allow(dead_code)]
 
 pub mod fake_gitlab;
 pub mod service;

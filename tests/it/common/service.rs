@@ -1,7 +1,5 @@
 //! The webhook service binary under test: started on 127.0.0.1 against a fake GitLab, with
-//! the deliveries the tests send and readers of its SQLite file. Shared by `tests/serve.rs` and
-//! `tests/serve_queue.rs` (each includes it next to `fake_gitlab.rs`).
-#![allow(dead_code)]
+//! the deliveries the tests send and readers of its SQLite file.
 
 use super::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,4 @@
-//! Helpers shared by every integration test binary (included on its own, with `#[path]`, by
-//! the ones that do not use `common`): fixture copies, the binary for a CI-like run, and `git`
-//! isolated from the machine.
-#![allow(dead_code)]
+//! Fixture copies, the binary for a CI-like run, and `git` isolated from the machine.
 
 use std::path::Path;
 use std::process::Command;
