@@ -111,8 +111,7 @@ async fn a_users_note_with_the_marker_is_not_taken_for_ours() {
         3,
         "> <!-- nautes-lint -->\n> ### nautes-lint: 1 error\n\nwhy?",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
     assert_eq!(code, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, BROKEN) == 1)
@@ -172,9 +171,8 @@ async fn a_403_on_editing_the_known_note_posts_a_new_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_idempotency_key_is_no_key() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "0"]).await;
+    let db = svc.db();
     for (i, (key, sha)) in [("", CLEAN), ("", BROKEN), ("   ", BROKEN2)]
         .into_iter()
         .enumerate()
@@ -335,9 +333,7 @@ fn started_projects(gl: &FakeGitLab) -> Vec<String> {
 async fn another_projects_push_runs_before_a_burst_of_one_project() {
     let gl = gitlab().await;
     gl.set_fallback_archive(tar_gz_of_dir(&fixture("valid/demo"), "p-d"));
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "1"]).await;
     let burst: Vec<String> = (10..15).map(|i| format!("{i:x}").repeat(40)).collect();
     gl.hold_archive_of(&burst[0]);
     let accepted = |body: String| {
@@ -442,8 +438,7 @@ fn mr_open(iid: i64, sha: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     let garbage = "<html>502 Bad Gateway</html>";
     // Once: the retry reads the real listing and the note is posted.
     gl.answer_next(
@@ -500,9 +495,8 @@ async fn a_malformed_notes_listing_does_not_turn_a_clean_commit_red() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "0"]).await;
+    let db = svc.db();
     let (code, first) = post(&svc, "Push Hook", push(CLEAN, BASE), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     let upper = push(&CLEAN.to_uppercase(), &BASE.to_uppercase());
@@ -539,10 +533,9 @@ async fn upper_case_shas_are_duplicates_and_abbreviated_ones_are_refused() {
 async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
     let gl = gitlab().await;
     gl.set_fallback_archive(tar_gz_of_dir(&fixture("valid/demo"), "p-d"));
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.hold_archive_of(BROKEN);
-    let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "1"]).await;
+    let db = svc.db();
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     gl.wait_for("the first job in flight", WAIT, |_| {
@@ -603,9 +596,8 @@ async fn a_burst_of_replaced_pushes_costs_one_canceled_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refs_and_keys_past_their_bounds_are_refused() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--workers", "0"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "0"]).await;
+    let db = svc.db();
     let long_branch = |n: usize| push_to(15, &"b".repeat(n), CLEAN, BASE);
     let (code, body) = post(&svc, "Push Hook", long_branch(1025), Some(SECRET), &[]).await;
     assert_eq!(code, 400, "{body}");

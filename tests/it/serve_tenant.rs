@@ -660,10 +660,8 @@ fn two_sources_of_clusters_or_a_folder_outside_the_repository_are_refused_at_sta
 async fn the_catch_up_sweep_leaves_the_tenant_repository_alone() {
     let gl = tenant_gitlab().await;
     gl.set_group("platform", &[TENANT, A.0]);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start_env(
+    let svc = Service::start_temp_env(
         &gl.url,
-        &dir.path().join("q.db"),
         &["--tenant-project", TENANT_PATH, "--group", "platform"],
         &[],
     )

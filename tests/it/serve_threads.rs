@@ -145,8 +145,7 @@ async fn a_thread_follows_its_finding_across_pushes() {
     let target = fixed();
     let (head, path, line) = broken();
     let gl = gitlab_with_target(target.path()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
 
     // The merge request breaks the runtime: one thread on the exact line.
     push_version(&gl, target.path(), head.path(), H1);
@@ -263,8 +262,7 @@ async fn fifty_new_findings_open_twenty_threads_and_the_note_counts_the_rest() {
     let head = many_broken_runtimes(50);
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -314,8 +312,7 @@ async fn a_finding_on_an_unchanged_line_stays_in_the_note() {
     std::fs::remove_file(head.path().join(&env)).unwrap();
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -355,8 +352,7 @@ async fn a_position_gitlab_refuses_falls_back_to_the_note_and_the_repository_mod
     std::fs::write(head.path().join(".nautes-lint.yaml"), "mrThreads: file\n").unwrap();
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -391,7 +387,7 @@ async fn a_position_gitlab_refuses_falls_back_to_the_note_and_the_repository_mod
         )),
         "{metrics}"
     );
-    wait_state(&dir.path().join("q.db"), 0, "done").await;
+    wait_state(&svc.db(), 0, "done").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,8 +405,7 @@ async fn failing_thread_calls_leave_the_status_to_the_check() {
             None,
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -429,7 +424,7 @@ async fn failing_thread_calls_leave_the_status_to_the_check() {
         svc.logs()
             .contains("cannot update the merge request's review threads")
     );
-    wait_state(&dir.path().join("q.db"), 0, "done").await;
+    wait_state(&svc.db(), 0, "done").await;
 }
 
 /// A tree whose merge request adds `n` runtimes, each naming an environment that does not

@@ -77,11 +77,35 @@ pub struct Service {
     pub child: Child,
     pub addr: String,
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// The folder of the database of [`Service::start_temp`], removed after the process ends.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Service {
     pub async fn start(gitlab: &str, db: &Path, extra: &[&str]) -> Service {
         Self::start_env(gitlab, db, extra, &[]).await
+    }
+
+    /// On a new database in a temporary folder that lives as long as the Service ([`Service::db`]).
+    pub async fn start_temp(gitlab: &str, extra: &[&str]) -> Service {
+        Self::start_temp_env(gitlab, extra, &[]).await
+    }
+
+    pub async fn start_temp_env(gitlab: &str, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut svc = Self::start_env(gitlab, &dir.path().join("q.db"), extra, env).await;
+        svc.dir = Some(dir);
+        svc
+    }
+
+    /// The database of a service from [`Service::start_temp`], for reading it or for another
+    /// service on it while this one is alive.
+    pub fn db(&self) -> PathBuf {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("a service from Service::start_temp");
+        dir.path().join("q.db")
     }
 
     pub async fn start_env(
@@ -145,7 +169,12 @@ impl Service {
             assert!(Instant::now() < deadline, "the service did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        Service { child, addr, logs }
+        Service {
+            child,
+            addr,
+            logs,
+            dir: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
