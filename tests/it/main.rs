@@ -6,7 +6,6 @@ mod common;
 mod bad_input;
 mod container;
 mod context;
-mod docs;
 mod fingerprints;
 mod fix;
 mod fixtures;
