@@ -7,7 +7,9 @@
 //! cargo run --release --example fake_gitlab -- 127.0.0.1:18081 TOKEN DIR|FILE.tar.gz
 //! ```
 
-#[path = "../tests/common/fake_gitlab.rs"]
+// The tests' fake GitLab, of which the benchmark serves only the archives.
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_gitlab.rs"]
 mod fake_gitlab;
 
 fn main() -> std::process::ExitCode {

@@ -7,9 +7,11 @@
 //! cargo run --example tenant_scale -- 127.0.0.1:18281 TOKEN 1000 100
 //! ```
 
-#[path = "../tests/common/fake_gitlab.rs"]
+// The tests' fake GitLab, of which this uses a part.
+#[allow(dead_code)]
+#[path = "../tests/it/common/fake_gitlab.rs"]
 mod fake_gitlab;
-#[path = "../tests/common/tenant.rs"]
+#[path = "../tests/it/common/tenant.rs"]
 mod tenant;
 
 use fake_gitlab::{FakeGitLab, Project, tar_gz_of_files};

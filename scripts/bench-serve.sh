@@ -16,8 +16,8 @@
 # polling) and talks only to 127.0.0.1.
 # Part P, accept path with two replicas on one PostgreSQL: as A, but two services on one
 #   database and two wrk processes (-t1 -c32 each, one per replica; P_CONNECTIONS sets another
-#   count) at once; then the rows are
-#   counted. Needs a PostgreSQL: PG_TEST_DURABLE=1 PARTS=P scripts/pg-test.sh scripts/bench-serve.sh
+#   count) at once; then the rows are counted. P_DELAY_MS paces each connection (a pause before
+#   each request) for a fixed offered rate: 2 x P_CONNECTIONS x 1000 / (P_DELAY_MS + latency). Needs a PostgreSQL: PG_TEST_DURABLE=1 PARTS=P scripts/pg-test.sh scripts/bench-serve.sh
 #   (durable: fsync and synchronous_commit on, as a production server).
 # PARTS picks the parts (default "A B C", and P when NAUTES_LINT_TEST_POSTGRES is set); BIN another build of nautes-lint to measure (default
 # the release build made here), e.g. to compare two commits on one machine.
@@ -79,7 +79,7 @@ if has_part P; then
     -c "CREATE DATABASE nautes_lint_bench"
   PG_DB="${NAUTES_LINT_TEST_POSTGRES%/*}/nautes_lint_bench"
   PC=${P_CONNECTIONS:-32}
-  echo "== P: accept path, 2 replicas on PostgreSQL $(psql -tA "$PG_DB" -c 'SHOW server_version'), 2 x wrk -t1 -c$PC -d$DURATION, --workers 0 (fsync $(psql -tA "$PG_DB" -c 'SHOW fsync'), synchronous_commit $(psql -tA "$PG_DB" -c 'SHOW synchronous_commit'); load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "== P: accept path, 2 replicas on PostgreSQL $(psql -tA "$PG_DB" -c 'SHOW server_version'), 2 x wrk -t1 -c$PC -d$DURATION, pause ${P_DELAY_MS:-0} ms per request and connection, --workers 0 (fsync $(psql -tA "$PG_DB" -c 'SHOW fsync'), synchronous_commit $(psql -tA "$PG_DB" -c 'SHOW synchronous_commit'); load: $(cut -d' ' -f1-3 /proc/loadavg))"
   REPLICAS=()
   for port in 18180 18182; do
     SVC_PORT=$port start_service "$PG_DB" --workers 0
@@ -88,7 +88,7 @@ if has_part P; then
   WRKS=()
   for n in 1 2; do
     port=$((18178 + 2 * n))
-    BENCH_PREFIX=$n wrk -t1 -c"$PC" -d"$DURATION" --latency -s scripts/wrk-push.lua \
+    BENCH_PREFIX=$n BENCH_DELAY_MS=${P_DELAY_MS:-0} wrk -t1 -c"$PC" -d"$DURATION" --latency -s scripts/wrk-push.lua \
       "http://127.0.0.1:$port/webhook/gitlab" >"$WORK/wrk-$n.txt" 2>&1 &
     WRKS+=($!)
   done

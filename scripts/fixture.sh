@@ -8,7 +8,7 @@
 # paths without.txt lists (and the folders they leave empty), with the folder's own files written
 # over them. A folder without it is used as it is, its sub-folders looked at the same way
 # (dr-destination-changed/base and /head).
-# The tests compose fixtures with tests/common/fixture_tree.rs, and check that this script
+# The tests compose fixtures with tests/it/common/fixture_tree.rs, and check that this script
 # writes the same trees.
 set -euo pipefail
 

@@ -65,13 +65,15 @@ pub fn explain(id: &str) -> Option<String> {
 }
 
 /// The generated `docs/rules.md`: a table of every rule, then each rule's documentation, the
-/// text `explain` prints, with its headings one level down.
-pub fn markdown() -> String {
+/// text `explain` prints, with its headings one level down. Only the doc test writes it
+/// (`UPDATE_DOCS=1`) and compares it with the committed file.
+#[cfg(test)]
+pub(crate) fn markdown() -> String {
     let mut out = format!(
         "# Rules\n\n\
          <!-- Generated from each rule's documentation (the `//!` comment of src/rules/<rule>.rs,\n     \
          what `nautes-lint explain RULE` prints). Do not edit: change the rule's comment, then run\n     \
-         `UPDATE_DOCS=1 cargo test --test docs`. -->\n\n\
+         `UPDATE_DOCS=1 cargo test --lib cli::doc_tests`. -->\n\n\
          `nautes-lint rules` lists these rules; `nautes-lint explain RULE` prints one of them. Severities\n\
          can be changed in `.nautes-lint.yaml` (`rules: {{RULE: off|warning|error}}`). {BEYOND}\n\n\
          | rule | default severity | what it checks |\n|---|---|---|\n",
@@ -107,6 +109,7 @@ pub fn markdown() -> String {
 
 /// The anchor GitHub and GitLab give a heading: lower case, punctuation other than `-` and `_`
 /// dropped (`yaml-1.1-ambiguity` -> `yaml-11-ambiguity`).
+#[cfg(test)]
 fn anchor(heading: &str) -> String {
     heading
         .chars()
@@ -117,6 +120,7 @@ fn anchor(heading: &str) -> String {
 
 /// Adds a `#` to every Markdown heading outside fenced code (a YAML comment in an example is
 /// no heading).
+#[cfg(test)]
 fn demote_headings(doc: &str) -> String {
     let mut in_code = false;
     let mut out = String::new();

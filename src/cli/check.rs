@@ -401,3 +401,92 @@ pub fn exit_code(report: &Report) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_and_output_pairing() {
+        use crate::render::Format;
+        use std::path::PathBuf;
+        let args = |formats: &[(usize, Format)], outputs: &[(usize, &str)]| CheckArgs {
+            format: formats.iter().map(|f| f.1).collect(),
+            format_at: formats.iter().map(|f| f.0).collect(),
+            output: outputs.iter().map(|o| PathBuf::from(o.1)).collect(),
+            output_at: outputs.iter().map(|o| o.0).collect(),
+            ..CheckArgs::default()
+        };
+        let t = |format, file: Option<&str>| Target {
+            format,
+            file: file.map(PathBuf::from),
+        };
+        // Nothing given: human to standard output.
+        assert_eq!(targets(&args(&[], &[])).unwrap(), [t(Format::Human, None)]);
+        // One of each pairs in either order.
+        assert_eq!(
+            targets(&args(&[(4, Format::Json)], &[(2, "r.json")])).unwrap(),
+            [t(Format::Json, Some("r.json"))]
+        );
+        // Several: each output belongs to the format before it.
+        assert_eq!(
+            targets(&args(
+                &[(2, Format::Human), (4, Format::Gitlab), (8, Format::Junit)],
+                &[(6, "gl.json"), (10, "junit.xml")]
+            ))
+            .unwrap(),
+            [
+                t(Format::Human, None),
+                t(Format::Gitlab, Some("gl.json")),
+                t(Format::Junit, Some("junit.xml"))
+            ]
+        );
+        // `-` is standard output, and pairs like a file.
+        assert_eq!(
+            targets(&args(
+                &[(2, Format::Json), (6, Format::Sarif)],
+                &[(4, "-"), (8, "s.sarif")]
+            ))
+            .unwrap(),
+            [t(Format::Json, None), t(Format::Sarif, Some("s.sarif"))]
+        );
+        assert!(
+            targets(&args(
+                &[(2, Format::Json), (6, Format::Sarif)],
+                &[(4, "-"), (8, "-")]
+            ))
+            .is_err()
+        );
+        // An output before any format, two formats on standard output, one file twice: refused.
+        assert!(targets(&args(&[(4, Format::Json), (6, Format::Sarif)], &[(2, "x")])).is_err());
+        assert!(targets(&args(&[(2, Format::Json), (4, Format::Sarif)], &[])).is_err());
+        assert!(
+            targets(&args(
+                &[(2, Format::Json), (6, Format::Sarif)],
+                &[(4, "x"), (8, "x")]
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn progress_only_for_a_person_watching_a_large_check() {
+        let none = |_: &str| None;
+        let big = PROGRESS_MIN_FILES + 1;
+        assert!(progress_wanted(big, true, none));
+        assert!(
+            !progress_wanted(PROGRESS_MIN_FILES, true, none),
+            "small tree"
+        );
+        assert!(
+            !progress_wanted(big, false, none),
+            "stderr is not a terminal"
+        );
+        for var in ["CI", "GIT_DIR", "GIT_INDEX_FILE"] {
+            assert!(
+                !progress_wanted(big, true, |v| (v == var).then(|| "1".into())),
+                "{var} set"
+            );
+        }
+    }
+}

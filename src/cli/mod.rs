@@ -12,8 +12,10 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub mod catalogue;
+mod catalogue;
 mod check;
+#[cfg(test)]
+mod doc_tests;
 mod git;
 mod hook;
 mod install;
@@ -22,13 +24,10 @@ mod serve;
 mod settings;
 
 use check::*;
-pub use check::{CheckArgs, PROGRESS_MIN_FILES, Target, exit_code, progress_wanted, targets};
-pub use output::render;
 use output::*;
 use serve::*;
-pub use serve::{LogFormat, ServeArgs, SyncMode, serve_config};
 use settings::*;
-pub use settings::{SettingsArgs, settings};
+pub(crate) use settings::{SettingsArgs, settings};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,13 +35,13 @@ pub use settings::{SettingsArgs, settings};
     version,
     about = "Validates Nautes default.project GitOps repositories"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Validate a default.project tree.
     Check(CheckArgs),
     /// List the rules: id, default severity, one line each.
@@ -71,7 +70,7 @@ pub enum Command {
 
 /// A failure of the tool itself (exit 2), never to be confused with a clean result.
 #[derive(Debug)]
-pub struct Failure(pub String);
+pub(crate) struct Failure(pub String);
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
@@ -173,7 +172,7 @@ fn print(s: &str) -> Result<ExitCode, Failure> {
     }
 }
 
-pub use crate::render::new_errors;
+pub(crate) use crate::render::new_errors;
 
 /// SIGTERM (Kubernetes) or Ctrl-C.
 async fn shutdown_signal() {

@@ -50,7 +50,7 @@ pub struct LspArgs {
 }
 
 /// Runs the server until the client says `exit` (or closes the pipe).
-pub fn run(args: &LspArgs) -> Result<ExitCode, Failure> {
+pub(crate) fn run(args: &LspArgs) -> Result<ExitCode, Failure> {
     let (conn, io) = Connection::stdio();
     let (id, params) = conn
         .initialize_start()

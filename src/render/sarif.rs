@@ -3,7 +3,7 @@
 //! Written with `serde_json` rather than `serde-sarif`: that crate generates its types from the
 //! schema at build time (schemafy, syn, prettyplease) and adds typed-builder and strum, a heavy
 //! build for the dozen fields we fill. The output is checked against the official schema in
-//! `tests/formats.rs` instead.
+//! `tests/it/formats.rs` instead.
 //!
 //! Choices a consumer may care about:
 //! - `tool.driver.rules` lists the rules the results refer to (with `ruleIndex`), each with its

@@ -1,6 +1,6 @@
 //! Each rule's fixture (`fixtures/invalid/<id>/`, laid over `fixtures/base/` when it holds a
 //! `without.txt`) checked in-process: written whole by the tests' one materialiser
-//! (`tests/common/fixture_tree.rs`) to a temporary folder, loaded into a `MemoryTree`,
+//! (`tests/it/common/fixture_tree.rs`) to a temporary folder, loaded into a `MemoryTree`,
 //! validated, and rendered as `nautes-lint check` prints it, against the snapshot the command
 //! line's test reviews (`tests/snapshots/fixtures__<id>.snap`). `catalogue!` makes one `#[test]`
 //! per rule, named after its module, so a failure names its rule.
@@ -10,7 +10,7 @@ use crate::config::{self, Config};
 use crate::tree::{FsTree, MemoryTree, Tree};
 use std::path::Path;
 
-#[path = "../../tests/common/fixture_tree.rs"]
+#[path = "../../tests/it/common/fixture_tree.rs"]
 mod fixture_tree;
 
 /// Everything the working directory at `dir` holds, in memory (unreadable entries stay
@@ -37,7 +37,7 @@ fn memory_tree(dir: &Path) -> MemoryTree {
 /// `expected.txt`, and the reviewed human output.
 pub(super) fn check(rule: &'static RuleMeta) {
     let fixture = fixture_tree::invalid_fixture(rule.id);
-    let dir = fixture.path();
+    let dir: &Path = &fixture;
     let (head, base) = match dir.join("base").is_dir() {
         true => (dir.join("head"), Some(memory_tree(&dir.join("base")))),
         false => (dir.to_path_buf(), None),

@@ -1,8 +1,7 @@
 //! Nothing a repository can contain crashes the check or makes it use unbounded memory: each bad
 //! file becomes a finding naming it, and the other files are still checked.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A second, broken-by-reference file proves the rest of the tree is still checked.
 const DR_BAD_REF: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1

@@ -1,13 +1,10 @@
 //! `check --fix`: each fix edits only the offending node's bytes, the file then checks clean for
 //! the fixed rule, and a second run changes nothing.
 
-#[path = "common/tools.rs"]
-mod tools;
-
+use crate::common::tools::{copy_dir, copy_invalid_fixture, git_cmd, lint_ci as bin};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tools::{copy_dir, copy_invalid_fixture, git_cmd, lint_ci as bin};
 
 /// A copy of fixture `id` with `file` replaced by `text`.
 fn repo(id: &str, file: &str, text: &str) -> tempfile::TempDir {
@@ -178,7 +175,10 @@ fn yaml11_ambiguity_is_quoted() {
 #[test]
 fn dry_run_prints_a_unified_diff_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&tools::invalid_fixture("dr-legacy-destination"), tmp.path());
+    copy_dir(
+        &crate::common::tools::invalid_fixture("dr-legacy-destination"),
+        tmp.path(),
+    );
     let before = snapshot(tmp.path());
     let run = bin()
         .current_dir(tmp.path())

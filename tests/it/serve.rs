@@ -3,12 +3,7 @@
 //! and records every call. Waits poll the fake's records with a deadline; nothing sleeps to
 //! synchronise.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use service::*;
+use crate::common::service::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,8 +11,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_tree_gets_pending_then_failed_on_its_sha() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     let (code, body) = post(
         &svc,
         "Push Hook",
@@ -56,16 +50,15 @@ async fn broken_tree_gets_pending_then_failed_on_its_sha() {
             .iter()
             .all(|c| c.event_uuid.as_deref() == Some("ev-broken-1"))
     );
-    wait_state(&dir.path().join("q.db"), 0, "done").await;
-    assert_eq!(jobs(&dir.path().join("q.db")).len(), 1);
+    wait_state(&svc.db(), 0, "done").await;
+    assert_eq!(jobs(&svc.db()).len(), 1);
     svc.assert_no_secrets();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_whose_base_was_the_previous_head_downloads_one_archive() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
@@ -99,8 +92,7 @@ async fn a_push_whose_base_was_the_previous_head_downloads_one_archive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_tree_gets_success() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     let (code, _) = post(&svc, "Push Hook", push(CLEAN, ZERO), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
     gl.wait_for("the final status", WAIT, |c| finals(c, CLEAN) == 1)
@@ -118,8 +110,7 @@ async fn clean_tree_gets_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_request_note_is_created_once_then_updated() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     let (code, _) = post_mr(&svc, "open", BROKEN, None).await;
     assert_eq!(code, 202);
     gl.wait_for("the first result", WAIT, |c| finals(c, BROKEN) == 1)
@@ -335,9 +326,8 @@ async fn the_kubernetes_deployment_runs_the_service_it_describes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_token_gets_401_and_no_job() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
+    let db = svc.db();
     let (code, body) = post(&svc, "Push Hook", push(BROKEN, BASE), Some("wrong"), &[]).await;
     assert_eq!(code, 401, "{body}");
     let (code, _) = post(&svc, "Push Hook", push(BROKEN, BASE), None, &[]).await;
@@ -359,9 +349,8 @@ async fn wrong_or_missing_token_gets_401_and_no_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_get_400_with_a_reason() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
+    let db = svc.db();
     let (code, body) = post(&svc, "Push Hook", "{\"object_kind\": ", Some(SECRET), &[]).await;
     assert_eq!(code, 400);
     assert!(
@@ -397,9 +386,8 @@ async fn malformed_bodies_get_400_with_a_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_body_gets_413() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &["--max-body-bytes", "4096"]).await;
+    let svc = Service::start_temp(&gl.url, &["--max-body-bytes", "4096"]).await;
+    let db = svc.db();
     let mut big = payload("push.json");
     big["padding"] = "x".repeat(8192).into();
     let (code, _) = post(&svc, "Push Hook", big.to_string(), Some(SECRET), &[]).await;
@@ -418,9 +406,8 @@ async fn oversized_body_gets_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_events_are_ignored_with_200() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
+    let db = svc.db();
     let cases = [
         (
             "Tag Push Hook",
@@ -454,9 +441,8 @@ async fn other_events_are_ignored_with_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_deliveries_are_processed_once() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
+    let db = svc.db();
     let body = push(CLEAN, BASE);
     let (a, first) = post(
         &svc,
@@ -498,8 +484,7 @@ async fn duplicate_deliveries_are_processed_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gitlab_503_twice_then_200_still_gets_the_status() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     gl.fail_next("POST /api/v4/projects/15/statuses", 503, None);
     gl.fail_next("POST /api/v4/projects/15/statuses", 503, None);
     gl.fail_next(
@@ -534,9 +519,8 @@ async fn gitlab_503_twice_then_200_still_gets_the_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gitlab_4xx_fails_the_job_with_a_reason() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(&gl.url, &db, &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
+    let db = svc.db();
     let unknown = "dddd111122223333444455556666777788889999";
     let (code, _) = post(&svc, "Push Hook", push(unknown, ZERO), Some(SECRET), &[]).await;
     assert_eq!(code, 202);
@@ -657,11 +641,10 @@ async fn sigterm_past_the_grace_period_requeues_the_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn newer_push_supersedes_a_queued_older_one() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     // One worker, held on its first job's archive: the next two pushes to the branch wait.
     gl.hold_archives(true);
-    let svc = Service::start(&gl.url, &db, &["--workers", "1"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "1"]).await;
+    let db = svc.db();
     let accepted = |after, before| {
         let svc = &svc;
         async move { post(svc, "Push Hook", push(after, before), Some(SECRET), &[]).await }
@@ -707,18 +690,16 @@ async fn signed_deliveries_are_checked_when_a_signing_token_is_set() {
     use base64::Engine as _;
     use hmac::Mac as _;
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     let key = b"0123456789abcdef0123456789abcdef";
     let b64 = base64::engine::general_purpose::STANDARD;
     let token = format!("whsec_{}", b64.encode(key));
-    let svc = Service::start_env(
+    let svc = Service::start_temp_env(
         &gl.url,
-        &db,
         &["--workers", "0"],
         &[("NAUTES_LINT_WEBHOOK_SIGNING_TOKEN", &token)],
     )
     .await;
+    let db = svc.db();
     let body = push(CLEAN, ZERO);
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,15 +1,10 @@
-//! Helpers shared by every integration test binary (included on its own, with `#[path]`, by
-//! the ones that do not use `common`): fixture trees (`fixture_tree.rs`), the binary for a CI-like run, and `git`
+//! Fixture copies (composed by `fixture_tree.rs`), the binary for a CI-like run, and `git`
 //! isolated from the machine.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;
 
-#[path = "fixture_tree.rs"]
-mod fixture_tree;
-#[allow(unused_imports)] // each test binary uses some
-pub use fixture_tree::{Fixture, WITHOUT, copy_dir, invalid_fixture, write_tree};
+pub use super::fixture_tree::{Fixture, WITHOUT, copy_dir, invalid_fixture, write_tree};
 
 /// A copy of the whole tree of `fixtures/invalid/<id>` in a temporary folder, to edit.
 pub fn copy_invalid_fixture(id: &str) -> tempfile::TempDir {

@@ -1,16 +1,14 @@
 //! The CI report formats (SARIF, JUnit, GitLab Code Quality) on every invalid fixture, several
 //! reports from one run, and the GitLab CI template.
 
-#[path = "common/tools.rs"]
-mod tools;
-
+use crate::common::assert_snapshot;
+use crate::common::tools::{self, copy_invalid_fixture, lint_ci as bin};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use tools::{copy_invalid_fixture, lint_ci as bin};
+use std::path::Path;
 
-/// Every rule's fixture, whole (`tools::invalid_fixture`), by id.
-fn fixtures() -> Vec<(String, tools::Fixture)> {
+/// Every rule's fixture, whole (`crate::common::tools::invalid_fixture`), by id.
+fn fixtures() -> Vec<(String, crate::common::tools::Fixture)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/invalid");
     let mut ids: Vec<String> = std::fs::read_dir(&root)
         .expect("fixtures/invalid exists")
@@ -23,7 +21,7 @@ fn fixtures() -> Vec<(String, tools::Fixture)> {
     assert!(ids.len() >= 40, "the fixtures are there");
     ids.into_iter()
         .map(|id| {
-            let tree = tools::invalid_fixture(&id);
+            let tree = crate::common::tools::invalid_fixture(&id);
             (id, tree)
         })
         .collect()
@@ -149,7 +147,7 @@ fn sarif_snapshots_and_schema() {
         let text = serde_json::to_string_pretty(&shown)
             .unwrap()
             .replace(env!("CARGO_PKG_VERSION"), "<version>");
-        insta::assert_snapshot!(format!("sarif__{id}"), text);
+        assert_snapshot!(format!("sarif__{id}"), text);
     }
 }
 
@@ -216,7 +214,7 @@ fn junit_snapshots_and_parse() {
                 "{id}: no failure starts with {at}"
             );
         }
-        insta::assert_snapshot!(format!("junit__{id}"), xml);
+        assert_snapshot!(format!("junit__{id}"), xml);
     }
 }
 
@@ -249,7 +247,7 @@ fn gitlab_snapshots_and_fields() {
             assert_eq!(i["location"]["lines"]["begin"], d["line"]);
         }
         let (out, _, _) = check(&dir, &["--format", "gitlab"]);
-        insta::assert_snapshot!(format!("gitlab__{id}"), out);
+        assert_snapshot!(format!("gitlab__{id}"), out);
     }
 }
 
@@ -295,7 +293,7 @@ fn fingerprints_survive_moved_lines() {
 
 #[test]
 fn several_reports_from_one_run() {
-    let dir = tools::invalid_fixture("dr-environment-not-found");
+    let dir = crate::common::tools::invalid_fixture("dr-environment-not-found");
     let out = tempfile::tempdir().unwrap();
     let gl = out.path().join("gl-code-quality-report.json");
     let junit = out.path().join("junit.xml");
@@ -364,69 +362,6 @@ fn several_reports_from_one_run() {
 }
 
 #[test]
-fn format_and_output_pairing() {
-    use nautes_lint::cli::{CheckArgs, Target, targets};
-    use nautes_lint::render::Format;
-    let args = |formats: &[(usize, Format)], outputs: &[(usize, &str)]| CheckArgs {
-        format: formats.iter().map(|f| f.1).collect(),
-        format_at: formats.iter().map(|f| f.0).collect(),
-        output: outputs.iter().map(|o| PathBuf::from(o.1)).collect(),
-        output_at: outputs.iter().map(|o| o.0).collect(),
-        ..CheckArgs::default()
-    };
-    let t = |format, file: Option<&str>| Target {
-        format,
-        file: file.map(PathBuf::from),
-    };
-    // Nothing given: human to standard output.
-    assert_eq!(targets(&args(&[], &[])).unwrap(), [t(Format::Human, None)]);
-    // One of each pairs in either order.
-    assert_eq!(
-        targets(&args(&[(4, Format::Json)], &[(2, "r.json")])).unwrap(),
-        [t(Format::Json, Some("r.json"))]
-    );
-    // Several: each output belongs to the format before it.
-    assert_eq!(
-        targets(&args(
-            &[(2, Format::Human), (4, Format::Gitlab), (8, Format::Junit)],
-            &[(6, "gl.json"), (10, "junit.xml")]
-        ))
-        .unwrap(),
-        [
-            t(Format::Human, None),
-            t(Format::Gitlab, Some("gl.json")),
-            t(Format::Junit, Some("junit.xml"))
-        ]
-    );
-    // `-` is standard output, and pairs like a file.
-    assert_eq!(
-        targets(&args(
-            &[(2, Format::Json), (6, Format::Sarif)],
-            &[(4, "-"), (8, "s.sarif")]
-        ))
-        .unwrap(),
-        [t(Format::Json, None), t(Format::Sarif, Some("s.sarif"))]
-    );
-    assert!(
-        targets(&args(
-            &[(2, Format::Json), (6, Format::Sarif)],
-            &[(4, "-"), (8, "-")]
-        ))
-        .is_err()
-    );
-    // An output before any format, two formats on standard output, one file twice: refused.
-    assert!(targets(&args(&[(4, Format::Json), (6, Format::Sarif)], &[(2, "x")])).is_err());
-    assert!(targets(&args(&[(2, Format::Json), (4, Format::Sarif)], &[])).is_err());
-    assert!(
-        targets(&args(
-            &[(2, Format::Json), (6, Format::Sarif)],
-            &[(4, "x"), (8, "x")]
-        ))
-        .is_err()
-    );
-}
-
-#[test]
 fn output_dash_writes_to_standard_output() {
     let dir = copy_invalid_fixture("dr-environment-not-found");
     let (stdout, _, code) = check(dir.path(), &["--format", "json", "--output", "-"]);
@@ -434,28 +369,6 @@ fn output_dash_writes_to_standard_output() {
     let report: Value = serde_json::from_str(&stdout).expect("the JSON report on stdout");
     assert_eq!(report["diagnostics"][0]["rule"], "dr-environment-not-found");
     assert!(!dir.path().join("-").exists(), "no file named `-`");
-}
-
-#[test]
-fn progress_only_for_a_person_watching_a_large_check() {
-    use nautes_lint::cli::{PROGRESS_MIN_FILES, progress_wanted};
-    let none = |_: &str| None;
-    let big = PROGRESS_MIN_FILES + 1;
-    assert!(progress_wanted(big, true, none));
-    assert!(
-        !progress_wanted(PROGRESS_MIN_FILES, true, none),
-        "small tree"
-    );
-    assert!(
-        !progress_wanted(big, false, none),
-        "stderr is not a terminal"
-    );
-    for var in ["CI", "GIT_DIR", "GIT_INDEX_FILE"] {
-        assert!(
-            !progress_wanted(big, true, |v| (v == var).then(|| "1".into())),
-            "{var} set"
-        );
-    }
 }
 
 /// The CI template writes the reports it publishes, checks against the merge request's target
@@ -606,14 +519,17 @@ fn the_ci_template_compares_a_merge_request_with_its_merge_base() {
     let tmp = tempfile::tempdir().unwrap();
     let origin = tmp.path().join("origin");
     let git = |dir: &Path, args: &[&str]| {
-        let out = tools::git_cmd(dir).args(args).output().expect("git runs");
+        let out = crate::common::tools::git_cmd(dir)
+            .args(args)
+            .output()
+            .expect("git runs");
         assert!(out.status.success(), "git {args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     std::fs::create_dir_all(&origin).unwrap();
     git(&origin, &["init", "-q"]);
-    tools::copy_dir(
-        &tools::invalid_fixture("dr-destination-changed/base"),
+    crate::common::tools::copy_dir(
+        &crate::common::tools::invalid_fixture("dr-destination-changed/base"),
         &origin,
     );
     // An old error on main: a runtime whose environment does not exist.
@@ -754,7 +670,7 @@ fn reviewdog_snapshots_and_fields() {
                 assert_eq!(applied, fixed, "{id}");
             }
         }
-        insta::assert_snapshot!(format!("reviewdog__{id}"), out);
+        assert_snapshot!(format!("reviewdog__{id}"), out);
     }
     assert!(suggested >= 2, "the fixable rules carry suggestions");
 }

@@ -2,14 +2,8 @@
 //! while it holds jobs, replicas that start together on an empty database, a database that goes
 //! away. PostgreSQL only (`NAUTES_LINT_TEST_POSTGRES`, see scripts/pg-test.sh).
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[macro_use]
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::{FakeGitLab, tar_gz_of_dir};
-use service::*;
+use crate::common::fake_gitlab::{FakeGitLab, tar_gz_of_dir};
+use crate::common::service::*;
 
 /// A short lease, so the surviving replica takes over the killed one's jobs within a second.
 const ARGS: [&str; 4] = ["--job-lease", "1", "--workers", "2"];

@@ -1,16 +1,13 @@
 //! `nautes-lint lsp`: the real binary driven over stdio with JSON-RPC messages, as an editor
 //! drives it.
 
-#[path = "common/tools.rs"]
-mod tools;
-
+use crate::common::tools::{copy_dir, copy_invalid_fixture};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
-use tools::{copy_dir, copy_invalid_fixture};
 
 /// A guard against a hung server only, far above any real answer; no test measures time.
 const PATIENCE: Duration = Duration::from_secs(120);

@@ -3,13 +3,8 @@
 //! check, slow or idle connections, oversized bodies, logs, and readiness when the database file
 //! goes away. Waits poll with a deadline; no assertion is about speed.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::{FakeGitLab, TarBuilder, tar_gz_of_dir, tar_gz_of_dir_then};
-use service::*;
+use crate::common::fake_gitlab::{FakeGitLab, TarBuilder, tar_gz_of_dir, tar_gz_of_dir_then};
+use crate::common::service::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -103,8 +98,7 @@ async fn a_huge_long_name_or_pax_record_fails_the_job_with_a_reason() {
         HEAD2,
         tar_gz_of_dir_then(&demo(), "p-x-x", |b| pax_path(b, &huge, b"a: 1\n")),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &["--workers", "1"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "1"]).await;
     let said = final_description(&svc, &gl, HEAD).await;
     assert!(said.starts_with("failed "), "{said}");
     assert!(
@@ -124,7 +118,8 @@ async fn long_paths_within_the_limit_are_still_read() {
     let gl = FakeGitLab::start(TOKEN).await;
     gl.add_archive(HEAD, tar_gz_of_dir(&demo(), &top));
     let broken = std::fs::read(
-        fixture_tree::invalid_fixture("dr-environment-not-found").join("runtimes/dr-dev.yaml"),
+        crate::common::fixture_tree::invalid_fixture("dr-environment-not-found")
+            .join("runtimes/dr-dev.yaml"),
     )
     .expect("fixture");
     gl.add_archive(
@@ -137,8 +132,7 @@ async fn long_paths_within_the_limit_are_still_read() {
             )
         }),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &["--workers", "1"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "1"]).await;
     let said = final_description(&svc, &gl, HEAD).await;
     assert!(
         said.starts_with("success no findings in 32 files"),
@@ -180,11 +174,9 @@ async fn resource_files_over_the_job_budget_fail_the_job_and_other_files_do_not_
                 .expect("append");
         }),
     );
-    let dir = tempfile::tempdir().unwrap();
     let budget = (512 * 1024).to_string();
-    let svc = Service::start(
+    let svc = Service::start_temp(
         &gl.url,
-        &dir.path().join("q.db"),
         &["--workers", "1", "--max-job-yaml-bytes", &budget],
     )
     .await;
@@ -204,12 +196,10 @@ async fn jobs_wait_for_the_process_yaml_budget_instead_of_exceeding_it() {
     gl.add_archive(HEAD, tar_gz_of_dir(&demo(), "p-x-x"));
     gl.add_archive(HEAD2, tar_gz_of_dir(&demo(), "p-y-y"));
     gl.hold_archives(true);
-    let dir = tempfile::tempdir().unwrap();
     // Room for one job's YAML at a time, with two workers.
     let budget = (1 << 20).to_string();
-    let svc = Service::start(
+    let svc = Service::start_temp(
         &gl.url,
-        &dir.path().join("q.db"),
         &[
             "--workers",
             "2",
@@ -273,8 +263,7 @@ async fn an_archive_without_resource_files_fails_never_succeeds() {
     gl.add_archive(HEAD, no_top);
     gl.add_archive(HEAD2, empty_tar);
     gl.add_archive(HEAD3, only_long_name);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &["--workers", "1"]).await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "1"]).await;
     for sha in [HEAD, HEAD2, HEAD3] {
         let said = final_description(&svc, &gl, sha).await;
         assert!(said.starts_with("failed "), "{sha}: {said}");
@@ -316,13 +305,7 @@ fn read_until_closed(s: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_sends_half_its_headers_or_stays_idle_is_disconnected() {
     let gl = FakeGitLab::start(TOKEN).await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(
-        &gl.url,
-        &dir.path().join("q.db"),
-        &["--workers", "0", "--header-timeout", "1"],
-    )
-    .await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "0", "--header-timeout", "1"]).await;
     let mut s = half_request(&svc);
     // A liveness bound, far above the one-second timeout.
     let closed = tokio::task::spawn_blocking(move || read_until_closed(&mut s, WAIT))
@@ -375,10 +358,8 @@ async fn sigterm_with_a_half_sent_request_open_exits_within_the_grace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limit_are_refused_and_health_returns_when_they_close() {
     let gl = FakeGitLab::start(TOKEN).await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(
+    let svc = Service::start_temp(
         &gl.url,
-        &dir.path().join("q.db"),
         &[
             "--workers",
             "0",
@@ -434,14 +415,8 @@ async fn connections_over_the_limit_are_refused_and_health_returns_when_they_clo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_get_a_json_413_chunked_or_not() {
     let gl = FakeGitLab::start(TOKEN).await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
-    let svc = Service::start(
-        &gl.url,
-        &db,
-        &["--workers", "0", "--max-body-bytes", "4096"],
-    )
-    .await;
+    let svc = Service::start_temp(&gl.url, &["--workers", "0", "--max-body-bytes", "4096"]).await;
+    let db = svc.db();
     // With a Content-Length.
     let mut big = payload("push.json");
     big["padding"] = "x".repeat(8192).into();

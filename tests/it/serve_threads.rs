@@ -3,15 +3,9 @@
 //! outside the diff as GitLab does. The diffs are computed from the very trees the archives
 //! hold.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-#[path = "common/tools.rs"]
-mod tools;
-
-use fake_gitlab::{Discussion, FakeGitLab, tar_gz_of_dir};
-use service::*;
+use crate::common::fake_gitlab;
+use crate::common::fake_gitlab::{Discussion, FakeGitLab, tar_gz_of_dir};
+use crate::common::service::*;
 use std::path::Path;
 
 const PROJECT: i64 = 15;
@@ -25,7 +19,7 @@ const RUNTIME: &str = "runtimes/dr-dev.yaml";
 /// The `dr-project-not-found` fixture (its runtime lists the project `billing`, which does not
 /// exist) and where it breaks.
 fn broken() -> (tempfile::TempDir, String, u32) {
-    let dir = tools::copy_invalid_fixture("dr-project-not-found");
+    let dir = crate::common::tools::copy_invalid_fixture("dr-project-not-found");
     let expected = std::fs::read_to_string(dir.path().join("expected.txt")).unwrap();
     let at = expected.split_whitespace().nth(1).unwrap().to_owned();
     let (path, line) = at.split_once(':').unwrap();
@@ -151,8 +145,7 @@ async fn a_thread_follows_its_finding_across_pushes() {
     let target = fixed();
     let (head, path, line) = broken();
     let gl = gitlab_with_target(target.path()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
 
     // The merge request breaks the runtime: one thread on the exact line.
     push_version(&gl, target.path(), head.path(), H1);
@@ -269,8 +262,7 @@ async fn fifty_new_findings_open_twenty_threads_and_the_note_counts_the_rest() {
     let head = many_broken_runtimes(50);
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -320,8 +312,7 @@ async fn a_finding_on_an_unchanged_line_stays_in_the_note() {
     std::fs::remove_file(head.path().join(&env)).unwrap();
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -361,8 +352,7 @@ async fn a_position_gitlab_refuses_falls_back_to_the_note_and_the_repository_mod
     std::fs::write(head.path().join(".nautes-lint.yaml"), "mrThreads: file\n").unwrap();
     let gl = gitlab_with_target(target.path()).await;
     push_version(&gl, target.path(), head.path(), H1);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -397,7 +387,7 @@ async fn a_position_gitlab_refuses_falls_back_to_the_note_and_the_repository_mod
         )),
         "{metrics}"
     );
-    wait_state(&dir.path().join("q.db"), 0, "done").await;
+    wait_state(&svc.db(), 0, "done").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,8 +405,7 @@ async fn failing_thread_calls_leave_the_status_to_the_check() {
             None,
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start(&gl.url, &dir.path().join("q.db"), &[]).await;
+    let svc = Service::start_temp(&gl.url, &[]).await;
     assert_eq!(post_mr(&svc, "open", H1, None).await.0, 202);
     gl.wait_for("the result", WAIT, |c| finals(c, H1) == 1)
         .await;
@@ -435,7 +424,7 @@ async fn failing_thread_calls_leave_the_status_to_the_check() {
         svc.logs()
             .contains("cannot update the merge request's review threads")
     );
-    wait_state(&dir.path().join("q.db"), 0, "done").await;
+    wait_state(&svc.db(), 0, "done").await;
 }
 
 /// A tree whose merge request adds `n` runtimes, each naming an environment that does not

@@ -1,7 +1,6 @@
 //! The JSON output is a contract (product.md): field names, types, order, fingerprints.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const DR: &str = "apiVersion: nautes.resource.nautes.io/v1alpha1

@@ -3,13 +3,8 @@
 //! sweep at start-up and every `--reconcile-interval`. The real binary on 127.0.0.1, a real
 //! SQLite file, the fake GitLab.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::FakeGitLab;
-use service::*;
+use crate::common::fake_gitlab::FakeGitLab;
+use crate::common::service::*;
 use std::path::Path;
 
 const MARKER: &str = "<!-- nautes-lint -->";
@@ -174,8 +169,6 @@ async fn commits_missed_while_stopped_get_their_status_and_note_at_the_next_star
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_that_has_a_nautes_lint_status_is_not_queued_again() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.set_project_path("product-7/default.project", 15);
     gl.set_branch(15, "main", CLEAN);
     gl.add_status(15, CLEAN, "nautes-lint", "failed");
@@ -188,7 +181,8 @@ async fn a_commit_that_has_a_nautes_lint_status_is_not_queued_again() {
     gl.open_merge_request(15, 3, "add-billing-runtime", "main", BROKEN);
     gl.add_status(15, BROKEN, "build", "success");
 
-    let svc = Service::start(&gl.url, &db, &["--project", "product-7/default.project"]).await;
+    let svc = Service::start_temp(&gl.url, &["--project", "product-7/default.project"]).await;
+    let db = svc.db();
     let sweep = wait_sweeps(&svc, 1).await;
     assert_eq!(
         (&sweep["heads"], &sweep["queued"]),
@@ -209,15 +203,13 @@ async fn a_commit_that_has_a_nautes_lint_status_is_not_queued_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_periodic_sweep_finds_a_merge_request_of_a_group_project() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.set_group("product-7", &[15]);
-    let svc = Service::start(
+    let svc = Service::start_temp(
         &gl.url,
-        &db,
         &["--group", "product-7", "--reconcile-interval", "1"],
     )
     .await;
+    let db = svc.db();
     let first = wait_sweeps(&svc, 1).await;
     assert_eq!(
         (&first["projects"], &first["queued"]),
@@ -284,12 +276,9 @@ async fn the_catch_up_can_be_turned_off_and_a_bad_interval_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivered_commit_still_waiting_in_the_queue_is_not_queued_twice() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.open_merge_request(15, 3, "add-billing-runtime", "main", BROKEN);
-    let svc = Service::start(
+    let svc = Service::start_temp(
         &gl.url,
-        &db,
         &[
             "--workers",
             "0",
@@ -300,6 +289,7 @@ async fn a_delivered_commit_still_waiting_in_the_queue_is_not_queued_twice() {
         ],
     )
     .await;
+    let db = svc.db();
     let first = wait_sweeps(&svc, 1).await;
     assert_eq!(first["queued"], 1, "{first}");
     let (code, body) = post_mr(&svc, "open", BROKEN, None).await;
@@ -323,14 +313,12 @@ async fn a_delivered_commit_still_waiting_in_the_queue_is_not_queued_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_cut_short_by_gitlab_is_tried_again_soon() {
     let gl = gitlab().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("q.db");
     gl.set_branch(15, "main", CLEAN);
     // Every in-place try of the first project lookup.
     for _ in 0..4 {
         gl.fail_next("GET /api/v4/projects/15", 503, None);
     }
-    let svc = Service::start(&gl.url, &db, &["--project", "15"]).await;
+    let svc = Service::start_temp(&gl.url, &["--project", "15"]).await;
     svc.wait_log("catch-up sweep stopped").await;
     let sweep = wait_sweeps(&svc, 1).await;
     assert_eq!(sweep["queued"], 1, "{sweep}");

@@ -8,8 +8,7 @@
 //! (before the answer, or in the middle of its body). Merge requests have diff versions, diffs
 //! and discussions (review threads): a thread's position is checked against the latest version
 //! and the diff's hunks as GitLab does, and one outside them gets GitLab's 400. Shared by
-//! `tests/serve.rs` and `examples/fake_gitlab.rs` (the benchmark).
-#![allow(dead_code)]
+//! the service tests and `examples/fake_gitlab.rs` (the benchmark).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -142,7 +141,6 @@ pub struct Project {
 #[derive(Clone)]
 pub struct FakeGitLab {
     pub url: String,
-    pub token: String,
     inner: Arc<Mutex<Inner>>,
     hold: Arc<watch::Sender<bool>>,
     stall: Arc<watch::Sender<bool>>,
@@ -184,7 +182,6 @@ impl FakeGitLab {
         });
         FakeGitLab {
             url,
-            token: token.to_owned(),
             inner,
             hold: Arc::new(hold_tx),
             stall: Arc::new(stall_tx),
@@ -441,16 +438,6 @@ impl FakeGitLab {
             .get(&(project, iid))
             .cloned()
             .unwrap_or_default()
-    }
-
-    /// Success/failed statuses seen, and the time from the first call to the last of them.
-    pub fn final_statuses(&self) -> (u64, Option<Duration>) {
-        let g = self.lock();
-        let span = match (g.first_call, g.last_final) {
-            (Some(a), Some(b)) => Some(b.duration_since(a)),
-            _ => None,
-        };
-        (g.final_statuses, span)
     }
 
     /// Polls `cond` over the recorded calls until it holds; panics with the calls after

@@ -1,6 +1,6 @@
 //! The rule fixtures as whole trees: the one place that knows how a fixture folder is laid over
-//! `fixtures/base/`. Shared (with `#[path]`) by the integration tests, through `tools.rs` and
-//! `service.rs`, and by the library's in-process fixture tests (`src/rules/fixture_tests.rs`);
+//! `fixtures/base/`. Shared by the integration tests (a module of `common`) and, with `#[path]`,
+//! by the library's in-process fixture tests (`src/rules/fixture_tests.rs`);
 //! `scripts/fixture.sh` does the same for a reader.
 //!
 //! A tree folder holding [`WITHOUT`] is the base's files, minus the paths that file lists (and
@@ -109,12 +109,6 @@ pub fn invalid_fixture(rel: &str) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
     write_tree(&src, tmp.path());
     Fixture(tmp)
-}
-
-impl Fixture {
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
 }
 
 impl AsRef<Path> for Fixture {

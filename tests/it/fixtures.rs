@@ -1,8 +1,7 @@
 //! The binary on the rule fixtures (each rule's own fixture test runs in-process, in the library:
 //! `rules::fixtures::<rule>`), and every valid fixture passes clean.
 
-mod common;
-use common::*;
+use crate::common::{self, *};
 
 /// Where a rule's fixture is checked and the flags it takes. A rule that needs a base revision
 /// has `base/` and `head/` trees: they become a repository whose commit holds `base/` and whose
@@ -10,12 +9,12 @@ use common::*;
 struct Checked {
     dir: std::path::PathBuf,
     args: &'static [&'static str],
-    _tree: tools::Fixture,
+    _tree: crate::common::tools::Fixture,
     _repo: Option<tempfile::TempDir>,
 }
 
 fn checked_fixture(id: &str) -> Checked {
-    let tree = tools::invalid_fixture(id);
+    let tree = crate::common::tools::invalid_fixture(id);
     let dir = tree.to_path_buf();
     if !dir.join("base").is_dir() {
         return Checked {
@@ -27,18 +26,18 @@ fn checked_fixture(id: &str) -> Checked {
     }
     let repo = tempfile::tempdir().expect("tempdir");
     let git = |args: &[&str]| {
-        let out = tools::git_cmd(repo.path())
+        let out = crate::common::tools::git_cmd(repo.path())
             .args(args)
             .output()
             .expect("git runs");
         assert!(out.status.success(), "git {args:?}: {out:?}");
     };
     git(&["init", "-q"]);
-    tools::copy_dir(&dir.join("base"), repo.path());
+    crate::common::tools::copy_dir(&dir.join("base"), repo.path());
     git(&["add", "-A"]);
     git(&["commit", "-qm", "base"]);
     git(&["rm", "-rqf", "."]);
-    tools::copy_dir(&dir.join("head"), repo.path());
+    crate::common::tools::copy_dir(&dir.join("head"), repo.path());
     Checked {
         dir: repo.path().to_path_buf(),
         args: &["--base", "HEAD"],
@@ -85,7 +84,7 @@ fn the_binary_reports_the_fixtures_as_the_in_process_check() {
             .output()
             .expect("runs");
         let text = String::from_utf8(out.stdout).expect("utf-8");
-        insta::assert_snapshot!(id, text);
+        assert_snapshot!(id, text);
     }
 }
 
@@ -141,12 +140,12 @@ fn the_script_writes_each_fixture_as_the_tests_compose_it() {
             String::from_utf8_lossy(&run.stdout).trim(),
             dir.display().to_string()
         );
-        let composed = tools::invalid_fixture(&id);
+        let composed = crate::common::tools::invalid_fixture(&id);
         assert_eq!(listing(&dir), listing(&composed), "{id}");
         assert!(
             !listing(&dir)
                 .iter()
-                .any(|(p, _)| p.ends_with(tools::WITHOUT)),
+                .any(|(p, _)| p.ends_with(crate::common::tools::WITHOUT)),
             "{id}"
         );
     }
@@ -158,14 +157,14 @@ fn the_script_writes_each_fixture_as_the_tests_compose_it() {
 fn a_fixture_on_the_base_goes_without_the_files_it_lists() {
     let src = tree(&[
         (
-            tools::WITHOUT,
+            crate::common::tools::WITHOUT,
             b"# a comment\n\nenvs/env-dev.yaml\n  clusters/cluster-dev.yaml \n".as_slice(),
         ),
         ("runtimes/dr-dev.yaml", b"replaced\n"),
         ("runtimes/extra.yaml", b"added\n"),
     ]);
     let to = tempfile::tempdir().expect("tempdir");
-    tools::write_tree(src.path(), to.path());
+    crate::common::tools::write_tree(src.path(), to.path());
     let mut want = listing(&fixture("base"));
     want.retain(|(p, _)| {
         ![
@@ -183,7 +182,7 @@ fn a_fixture_on_the_base_goes_without_the_files_it_lists() {
     assert_eq!(listing(to.path()), want);
     // A folder without the marker, such as the valid demo, is copied as it is.
     let copy = tempfile::tempdir().expect("tempdir");
-    tools::write_tree(&fixture("valid/demo"), copy.path());
+    crate::common::tools::write_tree(&fixture("valid/demo"), copy.path());
     assert_eq!(listing(copy.path()), listing(&fixture("valid/demo")));
 }
 

@@ -2,8 +2,7 @@
 //! feed `dr-namespace-used-by-other-product`, the tenant's clusters feed the cluster rules, and a
 //! context that cannot be used stops the check (exit 2) instead of passing on nothing.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -15,7 +14,7 @@ const RUNTIME: &str = "runtimes/dr-dev.yaml";
 /// `web`, `web` at 13:7), its configuration naming only the product: each test gives its own
 /// context.
 fn product_tree() -> tempfile::TempDir {
-    let dir = tools::copy_invalid_fixture(RULE);
+    let dir = crate::common::tools::copy_invalid_fixture(RULE);
     std::fs::remove_file(dir.path().join("context.json")).expect("rm");
     std::fs::write(dir.path().join(".nautes-lint.yaml"), "product: product-7\n").expect("write");
     dir
@@ -287,7 +286,8 @@ fn a_context_that_cannot_be_used_fails_closed_with_exit_2() {
 fn the_contexts_clusters_feed_the_cluster_rules_and_clusters_wins_over_them() {
     let tree = product_tree();
     let pipeline = std::fs::read_to_string(
-        tools::invalid_fixture("dr-cluster-not-deployment").join("clusters/cluster-dev.yaml"),
+        crate::common::tools::invalid_fixture("dr-cluster-not-deployment")
+            .join("clusters/cluster-dev.yaml"),
     )
     .expect("read");
     let mut ctx = context(vec![]);
@@ -350,7 +350,10 @@ fn the_contexts_clusters_feed_the_cluster_rules_and_clusters_wins_over_them() {
 
 /// `git` in `dir`, isolated, insisting on success.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = tools::git_cmd(dir).args(args).output().expect("git runs");
+    let out = crate::common::tools::git_cmd(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
     assert!(out.status.success(), "git {args:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -7,8 +7,7 @@
 //! top-level keys, the top-level keys of a file without findings reordered, and an unrelated
 //! Environment added (which may bring findings of its own, but keeps every old one).
 
-mod common;
-use common::*;
+use crate::common::{self, *};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 

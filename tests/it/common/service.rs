@@ -1,9 +1,7 @@
 //! The webhook service binary under test: started on 127.0.0.1 against a fake GitLab, with
-//! the deliveries the tests send and readers of its SQLite file. Shared by `tests/serve.rs` and
-//! `tests/serve_queue.rs` (each includes it next to `fake_gitlab.rs`).
-#![allow(dead_code)]
+//! the deliveries the tests send and readers of its SQLite file.
 
-use crate::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
+use super::fake_gitlab::{Call, FakeGitLab, tar_gz_of_dir};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,10 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-// Also in `tools.rs`, which some test binaries include next to this file.
-#[allow(clippy::duplicate_mod)]
-#[path = "fixture_tree.rs"]
-pub mod fixture_tree;
+use super::fixture_tree;
 
 pub const SECRET: &str = "test-webhook-secret-6f1d0c";
 pub const TOKEN: &str = "glpat-test-token-93ab77";
@@ -91,11 +86,35 @@ pub struct Service {
     pub child: Child,
     pub addr: String,
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// The folder of the database of [`Service::start_temp`], removed after the process ends.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Service {
     pub async fn start(gitlab: &str, db: impl AsRef<OsStr>, extra: &[&str]) -> Service {
         Self::start_env(gitlab, db, extra, &[]).await
+    }
+
+    /// On a new database in a temporary folder that lives as long as the Service ([`Service::db`]).
+    pub async fn start_temp(gitlab: &str, extra: &[&str]) -> Service {
+        Self::start_temp_env(gitlab, extra, &[]).await
+    }
+
+    pub async fn start_temp_env(gitlab: &str, extra: &[&str], env: &[(&str, &str)]) -> Service {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut svc = Self::start_env(gitlab, &dir.path().join("q.db"), extra, env).await;
+        svc.dir = Some(dir);
+        svc
+    }
+
+    /// The database of a service from [`Service::start_temp`], for reading it or for another
+    /// service on it while this one is alive.
+    pub fn db(&self) -> PathBuf {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("a service from Service::start_temp");
+        dir.path().join("q.db")
     }
 
     pub async fn start_env(
@@ -159,7 +178,12 @@ impl Service {
             assert!(Instant::now() < deadline, "the service did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        Service { child, addr, logs }
+        Service {
+            child,
+            addr,
+            logs,
+            dir: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -336,14 +360,21 @@ pub async fn wait_state(db: &Path, index: usize, state: &str) {
 /// The queue of a service under test: an SQLite file, or a fresh database of the test
 /// PostgreSQL (`NAUTES_LINT_TEST_POSTGRES`, see scripts/pg-test.sh).
 pub enum Db {
-    Sqlite(PathBuf, tempfile::TempDir),
+    Sqlite {
+        path: PathBuf,
+        /// Keeps the folder (and the file) as long as the test holds the `Db`.
+        _dir: tempfile::TempDir,
+    },
     Postgres(String),
 }
 
 impl Db {
     pub fn sqlite() -> Db {
         let dir = tempfile::tempdir().expect("tempdir");
-        Db::Sqlite(dir.path().join("q.db"), dir)
+        Db::Sqlite {
+            path: dir.path().join("q.db"),
+            _dir: dir,
+        }
     }
 
     /// None (the test is skipped, and says so) without a test PostgreSQL, except under CI,
@@ -379,7 +410,7 @@ impl Db {
     /// (id, state, sha, last_error) of every job.
     pub async fn jobs(&self) -> Vec<(i64, String, String, Option<String>)> {
         match self {
-            Db::Sqlite(path, _) => jobs(path),
+            Db::Sqlite { path, .. } => jobs(path),
             Db::Postgres(_) => self
                 .pg_client()
                 .await
@@ -416,7 +447,7 @@ impl Db {
 impl AsRef<OsStr> for Db {
     fn as_ref(&self) -> &OsStr {
         match self {
-            Db::Sqlite(path, _) => path.as_os_str(),
+            Db::Sqlite { path, .. } => path.as_os_str(),
             Db::Postgres(url) => OsStr::new(url),
         }
     }

@@ -3,14 +3,9 @@
 //! real binary on 127.0.0.1, the fake GitLab; waits poll with a deadline. Each test runs on both
 //! backends: a real SQLite file, and a fresh database of the test PostgreSQL.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[macro_use]
-#[path = "common/service.rs"]
-mod service;
-
-use fake_gitlab::{FakeGitLab, HUMAN_USER, TOKEN_USER, tar_gz_of_dir};
-use service::*;
+use crate::common::fake_gitlab::{FakeGitLab, HUMAN_USER, TOKEN_USER, tar_gz_of_dir};
+use crate::common::service::*;
+use crate::on_both;
 use std::path::Path;
 
 /// A short lease, so a restarted service takes over a killed one's job within a second.
@@ -260,7 +255,7 @@ async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch(db: 
     const SAME: &str = "eeee222222223333444455556666777788889999";
     const WORSE: &str = "eeee333333223333444455556666777788889999";
     let gl = gitlab().await;
-    let old_error = fixture_tree::invalid_fixture("dr-environment-not-found");
+    let old_error = crate::common::fixture_tree::invalid_fixture("dr-environment-not-found");
     gl.add_archive(MAIN_TIP, tar_gz_of_dir(&old_error, "p-m"));
     gl.add_archive(SAME, tar_gz_of_dir(&old_error, "p-s"));
     // The same tree plus a second runtime naming a missing environment.
@@ -341,9 +336,7 @@ async fn a_new_branch_is_compared_with_its_merge_base_on_the_default_branch(db: 
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    #[path = "common/tools.rs"]
-    mod tools;
-    tools::copy_dir(from, to);
+    crate::common::tools::copy_dir(from, to);
 }
 
 /// A push of `project` to `branch`.

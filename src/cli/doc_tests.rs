@@ -10,14 +10,14 @@ fn repo_file(rel: &str) -> std::path::PathBuf {
 #[test]
 fn docs_rules_md_is_generated_from_the_rules() {
     let path = repo_file("docs/rules.md");
-    let want = nautes_lint::cli::catalogue::markdown();
+    let want = crate::cli::catalogue::markdown();
     if std::env::var_os("UPDATE_DOCS").is_some() {
         std::fs::write(&path, &want).expect("write docs/rules.md");
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/rules.md is stale: run `UPDATE_DOCS=1 cargo test --test docs` and commit it"
+        "docs/rules.md is stale: run `UPDATE_DOCS=1 cargo test --lib cli::doc_tests` and commit it"
     );
 }
 
@@ -101,7 +101,7 @@ fn unknown_flags(cli: &clap::Command, line: &str) -> Option<Vec<String>> {
 #[test]
 fn documented_commands_name_flags_that_exist() {
     use clap::CommandFactory;
-    let cli = nautes_lint::cli::Cli::command();
+    let cli = crate::cli::Cli::command();
     let mut files = vec![repo_file("README.md"), repo_file("hooks/README.md")];
     let mut docs: Vec<_> = std::fs::read_dir(repo_file("docs"))
         .expect("docs/")
@@ -135,7 +135,7 @@ fn documented_commands_name_flags_that_exist() {
 #[test]
 fn the_flag_check_finds_a_wrong_flag() {
     use clap::CommandFactory;
-    let cli = nautes_lint::cli::Cli::command();
+    let cli = crate::cli::Cli::command();
     let md = "Run `nautes-lint check --rev HEAD --no-such-flag` or\n\n```sh\nnautes-lint hook pre-commit \\\n  --tags   # a comment --ignored\n```\nnautes-lint is a tool.\n";
     let found: Vec<(usize, Option<Vec<String>>)> = commands(md)
         .iter()

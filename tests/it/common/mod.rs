@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: they run the real binary.
-#![allow(dead_code)]
 
+pub mod fake_gitlab;
+pub mod fixture_tree;
+pub mod service;
+pub mod tenant;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +19,25 @@ spec:
   envType: development
   product: product-7
 ";
+
+/// `insta::assert_snapshot!` under the name and in the folder the snapshot had when each module
+/// was a test crate of its own: `tests/snapshots/<module>__<name>.snap` (insta would now prefix
+/// `it__` and look in `tests/it/snapshots`). src/rules/fixture_tests.rs reads the `fixtures__`
+/// ones by that name.
+macro_rules! assert_snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({
+            snapshot_path => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(
+                format!("{}__{}", module_path!().trim_start_matches("it::").replace("::", "__"), $name),
+                $value
+            );
+        })
+    };
+}
+pub(crate) use assert_snapshot;
 
 pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_nautes-lint"));

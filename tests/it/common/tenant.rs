@@ -1,6 +1,5 @@
 //! Trees of the tenant context: a small `default.project` of one product, shared by
-//! `tests/serve_tenant.rs` and the memory benchmark (`examples/tenant_scale.rs`).
-#![allow(dead_code)]
+//! `tests/it/serve_tenant.rs` and the memory benchmark (`examples/tenant_scale.rs`).
 
 /// A small `default.project` of `product`: environments `env-dev` (on `cluster-dev`) and
 /// `env-test` (on `cluster-test`), one project and code repo, and the runtimes

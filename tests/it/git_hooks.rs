@@ -1,13 +1,10 @@
 //! The git side through the real binary and the real `git`: revisions, `--base`, and the
 //! pre-commit, pre-push and pre-receive hooks in real repositories. No mocks.
 
-#[path = "common/tools.rs"]
-mod tools;
-
+use crate::common::tools::{copy_dir, git_cmd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
-use tools::{copy_dir, git_cmd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nautes-lint");
 
@@ -74,7 +71,10 @@ const RUNTIME: &str = "runtimes/dr-dev.yaml";
 /// A small valid default.project (one runtime, environment, project, code repo, and the
 /// cluster inventory inside the tree, which `.nautes-lint.yaml` names).
 fn write_valid_tree(dir: &Path) {
-    copy_dir(&tools::invalid_fixture("dr-environment-not-found"), dir);
+    copy_dir(
+        &crate::common::tools::invalid_fixture("dr-environment-not-found"),
+        dir,
+    );
     set_environment(dir, "env-dev");
 }
 
@@ -129,7 +129,10 @@ fn two_environment_repo(root: &Path) -> PathBuf {
     let w = root.join("work");
     std::fs::create_dir_all(&w).unwrap();
     git_ok(&w, &["init", "-q"]);
-    copy_dir(&tools::invalid_fixture("dr-destination-changed/base"), &w);
+    copy_dir(
+        &crate::common::tools::invalid_fixture("dr-destination-changed/base"),
+        &w,
+    );
     commit_all(&w, "two environments");
     w
 }
@@ -180,7 +183,7 @@ fn check_rev_in_a_bare_repository_equals_check_on_a_checkout() {
         let work = tmp.path().join(&name);
         std::fs::create_dir_all(&work).unwrap();
         git_ok(&work, &["init", "-q"]);
-        copy_dir(&tools::invalid_fixture(&name), &work);
+        copy_dir(&crate::common::tools::invalid_fixture(&name), &work);
         git_ok(&work, &["add", "-A"]);
         git_ok(&work, &["commit", "-qm", &name]);
         let bare = tmp.path().join(format!("{name}.git"));
@@ -587,7 +590,7 @@ fn a_moved_runtime_is_never_told_to_keep_an_environment_that_is_gone() {
     assert!(help.contains("deletes `env-dev`"), "{help}");
     // With the environment still there, keeping it is the advice.
     copy_dir(
-        &tools::invalid_fixture("dr-destination-changed/base").join("envs"),
+        &crate::common::tools::invalid_fixture("dr-destination-changed/base").join("envs"),
         &w.join("envs"),
     );
     let out = lint(&w, &["check", "--base", "HEAD", "--format", "json", "."]);

@@ -8,12 +8,7 @@
 //! the test is skipped with a note, except when `CI` is set (`.ci/run` installs them): then it
 //! fails.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-
-use service::*;
+use crate::common::service::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -3,20 +3,12 @@
 //! the database, and `GET /api/v1/context` for `check --context`. The real binary on 127.0.0.1,
 //! a real SQLite file, the fake GitLab serving a tenant project and three products.
 
-#[path = "common/fake_gitlab.rs"]
-mod fake_gitlab;
-#[path = "common/service.rs"]
-mod service;
-#[path = "common/tenant.rs"]
-mod tenant;
-#[path = "common/tools.rs"]
-mod tools;
-
-use fake_gitlab::{FakeGitLab, Project, tar_gz_of_files};
-use service::*;
+use crate::common::fake_gitlab::{FakeGitLab, Project, tar_gz_of_files};
+use crate::common::service::*;
+use crate::common::tenant::{product_tree, tenant_clusters as clusters};
+use crate::common::tools;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tenant::{product_tree, tenant_clusters as clusters};
 
 const CONTEXT_TOKEN: &str = "ctx-token-5a1e93";
 const TENANT: i64 = 50;
@@ -668,10 +660,8 @@ fn two_sources_of_clusters_or_a_folder_outside_the_repository_are_refused_at_sta
 async fn the_catch_up_sweep_leaves_the_tenant_repository_alone() {
     let gl = tenant_gitlab().await;
     gl.set_group("platform", &[TENANT, A.0]);
-    let dir = tempfile::tempdir().unwrap();
-    let svc = Service::start_env(
+    let svc = Service::start_temp_env(
         &gl.url,
-        &dir.path().join("q.db"),
         &["--tenant-project", TENANT_PATH, "--group", "platform"],
         &[],
     )
