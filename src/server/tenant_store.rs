@@ -452,16 +452,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn what_is_saved_is_loaded_again_after_a_reopen_on_postgres() {
-        let Ok(url) = std::env::var("NAUTES_LINT_TEST_POSTGRES") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "NAUTES_LINT_TEST_POSTGRES is not set, and CI is: run the tests through \
-                 scripts/pg-test.sh"
-            );
-            eprintln!("skipped: NAUTES_LINT_TEST_POSTGRES is not set (see scripts/pg-test.sh)");
+        let Some(url) = crate::server::queue::test_database().await else {
             return;
         };
-        let url = crate::server::queue::scratch_database(&url).await.unwrap();
         // Twice at once on an empty database, as two replicas start: both come up.
         let (a, b) = tokio::join!(PgTenantStore::open(&url), PgTenantStore::open(&url));
         let (store, _other) = (a.unwrap(), b.unwrap());

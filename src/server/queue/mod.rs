@@ -29,7 +29,7 @@
 mod postgres;
 mod sqlite;
 
-pub use postgres::scratch_database;
+pub use postgres::test_database;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -615,10 +615,30 @@ impl Postgres {
     }
 }
 
+/// A fresh database on the test PostgreSQL (`NAUTES_LINT_TEST_POSTGRES`, which
+/// scripts/pg-test.sh sets), for one test; None when no test PostgreSQL is given (the test then
+/// skips, and says so), except under CI, where a skipped backend would pass unnoticed.
+#[doc(hidden)]
+pub async fn test_database() -> Option<String> {
+    let Ok(url) = std::env::var("NAUTES_LINT_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "NAUTES_LINT_TEST_POSTGRES is not set, and CI is: run the tests through \
+             scripts/pg-test.sh"
+        );
+        eprintln!("skipped: NAUTES_LINT_TEST_POSTGRES is not set (see scripts/pg-test.sh)");
+        return None;
+    };
+    Some(
+        scratch_database(&url)
+            .await
+            .expect("a fresh database on the test PostgreSQL"),
+    )
+}
+
 /// Creates an empty database next to the one `url` names and returns its URL: each test gets
 /// its own. `url` must end in a database name (`postgres://user@host:port/postgres`).
-#[doc(hidden)]
-pub async fn scratch_database(url: &str) -> Result<String, QueueError> {
+async fn scratch_database(url: &str) -> Result<String, QueueError> {
     let unreachable = |e: tokio_postgres::Error| QueueError::Unavailable(e.to_string());
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await

@@ -23,18 +23,8 @@ fn sqlite() -> Fresh {
 /// None (the test is skipped, and says so) when no PostgreSQL is given, except under CI, where
 /// a skipped backend would pass unnoticed.
 async fn postgres() -> Option<Fresh> {
-    let Ok(url) = std::env::var("NAUTES_LINT_TEST_POSTGRES") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "NAUTES_LINT_TEST_POSTGRES is not set, and CI is: run the tests through \
-             scripts/pg-test.sh"
-        );
-        eprintln!("skipped: NAUTES_LINT_TEST_POSTGRES is not set (see scripts/pg-test.sh)");
-        return None;
-    };
-    let url = scratch_database(&url).await.unwrap();
     Some(Fresh {
-        db: Database::Postgres(url),
+        db: Database::Postgres(test_database().await?),
         _dir: None,
     })
 }

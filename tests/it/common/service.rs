@@ -380,19 +380,9 @@ impl Db {
     /// None (the test is skipped, and says so) without a test PostgreSQL, except under CI,
     /// where a skipped backend would pass unnoticed.
     pub async fn postgres() -> Option<Db> {
-        let Ok(url) = std::env::var("NAUTES_LINT_TEST_POSTGRES") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "NAUTES_LINT_TEST_POSTGRES is not set, and CI is: run the tests through \
-                 scripts/pg-test.sh"
-            );
-            eprintln!("skipped: NAUTES_LINT_TEST_POSTGRES is not set (see scripts/pg-test.sh)");
-            return None;
-        };
-        let url = nautes_lint::server::queue::scratch_database(&url)
-            .await
-            .expect("a fresh test database");
-        Some(Db::Postgres(url))
+        Some(Db::Postgres(
+            nautes_lint::server::queue::test_database().await?,
+        ))
     }
 
     /// A client of the PostgreSQL database (panics for SQLite).
