@@ -254,24 +254,13 @@ impl PgTenantStore {
     /// Connects (two connections at most) and creates the tables when missing.
     pub async fn open(url: &str) -> Result<PgTenantStore, String> {
         let err = |e: &dyn std::fmt::Display| format!("tenant store: {e}");
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| err(&e))?;
-        config
-            .connect_timeout(Duration::from_secs(5))
-            .application_name("nautes-lint tenant");
-        let manager = deadpool_postgres::Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
-        let pool = deadpool_postgres::Pool::builder(manager)
-            .max_size(2)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(10)))
-            .create_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| err(&e))?;
+        let pool = crate::server::queue::postgres::pool(
+            url,
+            2,
+            "nautes-lint tenant",
+            Duration::from_secs(10),
+        )
+        .map_err(|e| err(&e))?;
         let mut c = pool.get().await.map_err(|e| err(&e))?;
         let tx = c.transaction().await.map_err(|e| err(&e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_SCHEMA_LOCK])

@@ -479,39 +479,13 @@ fn the_repository_pipeline_tests_builds_and_pushes_the_images_the_template_pulls
 /// Runs the template's script as GitLab's runner would, in the clone `dir`, for a merge request
 /// into `main` whose merge base is `base`. The binary under test is the one on the PATH.
 fn run_ci_template(dir: &Path, base: &str) -> std::process::Output {
-    let script = tools::job_script(&tools::ci_file("ci/gitlab-ci.yml"), "nautes-lint");
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_nautes-lint"))
-        .parent()
-        .expect("a folder");
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut c = std::process::Command::new("sh");
-    c.current_dir(dir)
-        .args(["-ec", &script])
-        .env("PATH", path)
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env("CI_PROJECT_DIR", dir)
+    tools::ci_template(dir)
         .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
         .env("CI_MERGE_REQUEST_DIFF_BASE_SHA", base)
-        .env("NAUTES_LINT_ARGS", "")
         // Shallower than the merge base, so the job has to deepen its fetch.
         .env("NAUTES_LINT_FETCH_DEPTH", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("NAUTES_LINT_CLUSTERS");
-    for var in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-    ] {
-        c.env_remove(var);
-    }
-    c.output().expect("sh runs")
+        .output()
+        .expect("sh runs")
 }
 
 #[test]

@@ -444,25 +444,7 @@ async fn a_namespace_another_product_uses_on_the_same_cluster_fails_the_merge_re
 /// Runs the CI template's script as GitLab's runner would for a branch pipeline in `dir`, the
 /// binary under test first on the PATH.
 fn run_ci_template(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
-    let script = tools::job_script(&tools::ci_file("ci/gitlab-ci.yml"), "nautes-lint");
-    let bin_dir = Path::new(BIN).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut c = std::process::Command::new("sh");
-    c.current_dir(dir)
-        .args(["-ec", &script])
-        .env("PATH", path)
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env("CI_PROJECT_DIR", dir)
-        .env("NAUTES_LINT_ARGS", "")
-        .env_remove("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
-        .env_remove("NAUTES_LINT_CONTEXT_TOKEN")
-        .env_remove("NAUTES_LINT_CLUSTERS")
-        .env_remove("NAUTES_LINT_CONTEXT");
+    let mut c = tools::ci_template(dir);
     for (k, v) in env {
         c.env(k, v);
     }

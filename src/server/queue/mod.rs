@@ -26,7 +26,7 @@
 //! at open under a lock (SQLite's write lock, a PostgreSQL advisory lock), so two replicas that
 //! start at once migrate once.
 
-mod postgres;
+pub(crate) mod postgres;
 mod sqlite;
 
 pub use postgres::test_database;

@@ -158,32 +158,43 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), tokio_pos
     tx.commit().await
 }
 
+/// A pool of at most `max_size` connections to `url`, connecting within [`CONNECT_TIMEOUT`] and
+/// waiting at most `wait` for a free connection; shared by the queue and the tenant store.
+pub(crate) fn pool(
+    url: &str,
+    max_size: usize,
+    application_name: &str,
+    wait: Duration,
+) -> Result<Pool, String> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| e.to_string())?;
+    config
+        .connect_timeout(CONNECT_TIMEOUT)
+        .application_name(application_name);
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 impl Postgres {
     pub async fn open(url: &str) -> Result<(Postgres, usize), QueueError> {
         let open_error = |reason: String| QueueError::Open {
             database: super::redact(url),
             reason,
         };
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| open_error(e.to_string()))?;
-        config
-            .connect_timeout(CONNECT_TIMEOUT)
-            .application_name("nautes-lint");
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .build()
-            .map_err(|e| open_error(e.to_string()))?;
+        let pool = pool(url, POOL_SIZE, "nautes-lint", CONNECT_TIMEOUT).map_err(open_error)?;
         let mut client = pool
             .get()
             .await

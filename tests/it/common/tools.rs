@@ -72,3 +72,43 @@ pub fn job_script(parsed: &nautes_lint::yaml::Parsed, job: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The CI template's job script (`ci/gitlab-ci.yml`) as GitLab's runner would run it in `dir`:
+/// the binary under test first on the PATH, `git` isolated from the machine, and none of the
+/// variables that would steer it from the test's own environment. The caller adds the
+/// pipeline's variables.
+pub fn ci_template(dir: &Path) -> Command {
+    let script = job_script(&ci_file("ci/gitlab-ci.yml"), "nautes-lint");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_nautes-lint"))
+        .parent()
+        .expect("a folder");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Command::new("sh");
+    c.current_dir(dir)
+        .args(["-ec", &script])
+        .env("PATH", path)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env("CI_PROJECT_DIR", dir)
+        .env("NAUTES_LINT_ARGS", "")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    for var in [
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+        "NAUTES_LINT_CLUSTERS",
+        "NAUTES_LINT_CONTEXT",
+        "NAUTES_LINT_CONTEXT_TOKEN",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
